@@ -1,0 +1,311 @@
+"""The steps of a feed run: fetch → parse → validate → apply → report.
+
+The Airflow tasks and the ``vaxreg run`` command call these same functions. Steps
+hand each other a list of :class:`FileWork` (small, JSON-able, no personal data:
+it goes through XCom); the data itself stays in the landing and staging folders.
+
+Files are handled in name order. A file refused at any step (checksum mismatch,
+same name with other bytes, bad header, file-level check) changes nothing in the
+registry; the files after it wait for the next run (a diff feed must apply in
+order), and :func:`report` fails the run with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+
+from vaxreg import config, feeds, quality
+from vaxreg.registry import db, ledger
+from vaxreg.registry.schema import ingest_manifest
+from vaxreg.transport import open_source
+
+log = logging.getLogger(__name__)
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+SUITES = {"resident": "resident_diff"}
+DATE_COLUMNS = {
+    "resident": (
+        "event_date",
+        "notified_date",
+        "birth_date",
+        "address_date",
+        "resident_since",
+        "foreign_resident_since",
+        "removed_date",
+    )
+}
+PURPOSES = {"resident": "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"}
+
+
+class FeedRefused(Exception):
+    """A run that refused a file. One line, no personal data."""
+
+
+@dataclasses.dataclass
+class FileWork:
+    feed: str
+    name: str
+    size: int
+    marker: str
+    sha256: str = ""
+    landing: str = ""
+    staged: str = ""
+    status: str = "listed"  # listed|fetched|duplicate|parsed|validated|applied|refused|held
+    reason: str = ""
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def work_dir(self) -> Path:
+        return config.staging_dir() / "work" / self.feed / self.sha256[:16]
+
+    def summary(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "file": self.name,
+            "status": self.status,
+            "rows": c.get("rows_read", 0),
+            "accepted": c.get("accepted", 0),
+            "quarantined": c.get("quarantined", 0),
+            "review": c.get("review", 0),
+            "duplicates": c.get("duplicates", 0),
+        } | ({"reason": self.reason} if self.reason else {})
+
+
+Works = list[dict[str, Any]]
+
+
+def _load(works: Works) -> list[FileWork]:
+    return [FileWork(**w) for w in works]
+
+
+def _dump(items: list[FileWork]) -> Works:
+    return [dataclasses.asdict(w) for w in items]
+
+
+def make_actor(feed: str, dag_id: str = "cli", run_id: str = "manual", task_id: str = "run") -> ledger.Actor:
+    return ledger.Actor(dag_id=dag_id, run_id=run_id, task_id=task_id, purpose=PURPOSES[feed])
+
+
+def _refuse(items: list[FileWork], i: int, reason: str, actor: ledger.Actor, db_url: str | None) -> None:
+    """Mark file ``i`` refused (recorded in the manifest) and hold the files after it."""
+    w = items[i]
+    w.status, w.reason = "refused", reason
+    log.error("refused %s/%s: %s", w.feed, w.name, reason)
+    with db.transaction(db_url) as conn:
+        already = conn.execute(
+            select(ingest_manifest.c.id).where(
+                and_(
+                    ingest_manifest.c.feed == w.feed,
+                    ingest_manifest.c.file_name == w.name,
+                    ingest_manifest.c.sha256 == (w.sha256 or "-"),
+                    ingest_manifest.c.status == "refused",
+                    ingest_manifest.c.reason == reason,
+                )
+            )
+        ).first()
+        if not already:
+            ledger.record_file(
+                conn, feed=w.feed, file_name=w.name, sha256=w.sha256 or "-", size=w.size,
+                status="refused", reason=reason, actor=actor,
+            )
+    for later in items[i + 1 :]:
+        if later.status not in ("refused", "held"):
+            later.status, later.reason = "held", f"waits for {w.name} (refused)"
+
+
+def fetch(feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None) -> Works:
+    """Copy every complete, not-yet-ingested file of ``feed`` to the landing folder, verified."""
+    layout = feeds.LAYOUTS[feed]
+    with db.transaction(db_url) as conn:
+        seen = ledger.applied_entries(conn, feed)
+    by_name = {e.file_name: e.sha256 for e in seen}
+    by_sha = {e.sha256: e.file_name for e in seen if e.status == "applied"}
+    items: list[FileWork] = []
+    with open_source(source_url or config.source_url()) as src:
+        for f in src.list_complete(feed):
+            marker = f.marker.strip().lower()
+            if marker and by_name.get(f.name) == marker:
+                continue  # already ingested: nothing to download
+            w = FileWork(feed=feed, name=f.name, size=f.size, marker=marker)
+            items.append(w)
+            if any(x.status == "refused" for x in items[:-1]):
+                w.status, w.reason = "held", "waits for an earlier refused file"
+                continue
+            i = len(items) - 1
+            if marker and not _DIGEST.fullmatch(marker):
+                _refuse(items, i, "marker is neither empty nor a SHA-256 digest", actor, db_url)
+                continue
+            try:
+                layout.file_date(f.name)
+            except feeds.FileRejected as exc:
+                _refuse(items, i, str(exc), actor, db_url)
+                continue
+            tmp = config.staging_dir() / "landing" / feed / ".incoming" / f.name
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            w.sha256 = src.download(feed, f.name, tmp)
+            landing = config.staging_dir() / "landing" / feed / w.sha256[:16] / f.name
+            landing.parent.mkdir(parents=True, exist_ok=True)
+            tmp.replace(landing)
+            w.landing = str(landing)
+            if marker and marker != w.sha256:
+                _refuse(items, i, f"checksum mismatch (marker {marker[:12]}…, file {w.sha256[:12]}…)", actor, db_url)
+            elif f.name in by_name:
+                if by_name[f.name] == w.sha256:
+                    items.pop()  # already ingested (marker was empty)
+                else:
+                    _refuse(items, i, "conflict: a different file was already ingested under this name", actor,
+                            db_url)
+            elif w.sha256 in by_sha or any(x.sha256 == w.sha256 for x in items[:-1]):
+                w.status, w.reason = "duplicate", f"same content as {by_sha.get(w.sha256, 'an earlier file')}"
+            else:
+                w.status = "fetched"
+    log.info("fetch %s: %s", feed, ", ".join(f"{w.name}={w.status}" for w in items) or "no new files")
+    return _dump(items)
+
+
+def parse(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
+    """CSV → Parquet staging, My Number replaced by its check status, exact duplicates marked."""
+    items = _load(works)
+    for i, w in enumerate(items):
+        if w.status != "fetched":
+            continue
+        layout = feeds.LAYOUTS[w.feed]
+        try:
+            parsed = feeds.parse_csv(Path(w.landing), layout)
+        except feeds.FileRejected as exc:
+            _refuse(items, i, str(exc), actor, db_url)
+            continue
+        table = parsed.table
+        content = [c for c in layout.columns if c != "seq"]
+        is_dup = table.select(content).to_pandas().duplicated(keep="first").to_numpy()
+        for col in layout.sensitive:
+            table = table.append_column(f"{col}__status", quality.kojin_no_status(table.column(col)))
+        table = table.drop_columns(list(layout.sensitive)).append_column("is_duplicate", pa.array(is_dup))
+        w.work_dir.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, w.work_dir / "staged.parquet")
+        rejected = pa.table(
+            {
+                "row_no": pa.array([r[0] for r in parsed.rejected], pa.int32()),
+                "reason": pa.array([r[1] for r in parsed.rejected], pa.string()),
+                "raw": pa.array([r[2] for r in parsed.rejected], pa.string()),
+            }
+        )
+        pq.write_table(rejected, w.work_dir / "rejected.parquet")
+        w.staged, w.status = str(w.work_dir / "staged.parquet"), "parsed"
+        w.counts = {"rows_read": parsed.rows_read}
+    return _dump(items)
+
+
+def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
+    """Run the feed's GX suite; row failures become reason codes, file failures refuse the file."""
+    items = _load(works)
+    for i, w in enumerate(items):
+        if w.status != "parsed":
+            continue
+        table = pq.read_table(w.staged)
+        file_date = feeds.LAYOUTS[w.feed].file_date(w.name)
+        try:
+            result = quality.validate_table(
+                table, feeds.LAYOUTS[w.feed], SUITES[w.feed], DATE_COLUMNS[w.feed], file_date
+            )
+        except feeds.FileRejected as exc:
+            _refuse(items, i, str(exc), actor, db_url)
+            continue
+        table = table.append_column("reasons", pa.array(result.reasons, pa.string()))
+        pq.write_table(table, w.work_dir / "validated.parquet")
+        (w.work_dir / "validation.json").write_text(json.dumps(result.summary, indent=1))
+        w.staged, w.status = str(w.work_dir / "validated.parquet"), "validated"
+    return _dump(items)
+
+
+def _checked_my_numbers(w: FileWork, accepted_rows: pa.Array) -> dict[int, str]:
+    """row_no → My Number for rows whose number passed its check, read from the landing copy."""
+    parsed = feeds.parse_csv(Path(w.landing), feeds.LAYOUTS[w.feed])
+    t = parsed.table.select(["row_no", "kojin_no"])
+    keep = pc.and_(pc.is_in(t.column("row_no"), accepted_rows), pc.is_valid(t.column("kojin_no")))
+    t = t.filter(keep)
+    rows, numbers = t.column("row_no").to_pylist(), t.column("kojin_no").to_pylist()
+    valid = quality.kojin_no_status(t.column("kojin_no")).to_pylist()
+    return {r: n for r, n, v in zip(rows, numbers, valid, strict=True) if v == "valid"}
+
+
+def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
+    """Apply each validated file in its own transaction, in name order."""
+    from vaxreg.registry import resident
+
+    items = _load(works)
+    for w in items:
+        if w.status == "duplicate":
+            with db.transaction(db_url) as conn:
+                original = conn.execute(
+                    select(ingest_manifest.c.rows_read).where(
+                        and_(ingest_manifest.c.feed == w.feed, ingest_manifest.c.sha256 == w.sha256,
+                             ingest_manifest.c.status == "applied")
+                    )
+                ).scalar()
+                if original is None:  # the twin is later in this same batch: count it when applied
+                    continue
+                mid = ledger.record_file(conn, feed=w.feed, file_name=w.name, sha256=w.sha256, size=w.size,
+                                         status="duplicate", reason=w.reason, actor=actor)
+                w.counts = {"rows_read": original, "duplicates": original}
+                ledger.set_counts(conn, mid, w.counts)
+            continue
+        if w.status != "validated":
+            continue
+        staged = pq.read_table(w.staged)
+        rejected = pq.read_table(w.work_dir / "rejected.parquet").to_pylist()
+        numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
+        try:
+            with db.transaction(db_url) as conn:
+                mid = ledger.record_file(conn, feed=w.feed, file_name=w.name, sha256=w.sha256, size=w.size,
+                                         status="applied", actor=actor)
+                outcome = resident.apply_file(
+                    conn, staged, numbers, manifest_id=mid, file_name=w.name,
+                    rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected], actor=actor,
+                )
+                ledger.set_counts(conn, mid, outcome.as_dict())
+        except IntegrityError:
+            # Another run applied the same file first; the unique indexes kept it exactly once.
+            w.status, w.reason = "skipped", "already applied by a concurrent run"
+            continue
+        w.status, w.counts = "applied", outcome.as_dict()
+        log.info("applied %s: %s", w.name, json.dumps(w.counts))
+    return _dump(items)
+
+
+def report(works: Works) -> list[dict[str, Any]]:
+    """One summary per file; raises :class:`FeedRefused` when a file was refused."""
+    items = _load(works)
+    for w in items:
+        c = w.counts
+        if w.status in ("applied", "duplicate") and c:
+            total = c.get("accepted", 0) + c.get("quarantined", 0) + c.get("review", 0) + c.get("duplicates", 0)
+            if total != c.get("rows_read", 0):
+                raise RuntimeError(f"{w.name}: counts do not add up ({total} != {c.get('rows_read')})")
+    refused = [w for w in items if w.status == "refused"]
+    if refused:
+        held = sum(w.status == "held" for w in items)
+        raise FeedRefused(
+            "; ".join(f"{w.name} refused: {w.reason}" for w in refused)
+            + (f" ({held} later file(s) held)" if held else "")
+        )
+    return [w.summary() for w in items]
+
+
+def run_feed(feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None) -> Works:
+    """All steps in one process, as ``vaxreg run`` does; returns the final work list."""
+    works = fetch(feed, actor, source_url=source_url, db_url=db_url)
+    works = parse(works, actor, db_url=db_url)
+    works = validate(works, actor, db_url=db_url)
+    return apply(works, actor, db_url=db_url)

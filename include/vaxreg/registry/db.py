@@ -1,0 +1,99 @@
+"""Connections, migrations and the bulk paths into the registry.
+
+Bulk writes go through one function, :func:`bulk_insert`: PostgreSQL ``COPY FROM
+STDIN`` fed with CSV that pyarrow writes column by column, SQLite ``executemany``.
+Neither issues a statement per row.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from vaxreg import config
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+@cache
+def engine(url: str | None = None) -> Engine:
+    """One engine per URL per process. SQLite gets WAL and a busy timeout."""
+    url = url or config.database_url()
+    if url.startswith("sqlite"):
+        eng = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return eng
+    return create_engine(url, pool_pre_ping=True)
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str:
+    """Create or migrate the registry schema; returns the revision now in force."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine(url).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        return MigrationContext.configure(conn).get_current_revision() or "base"
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[Connection]:
+    """One transaction: commits on success, rolls back on any exception."""
+    with engine(url).begin() as conn:
+        yield conn
+
+
+def bulk_insert(conn: Connection, table: str, data: pa.Table, columns: Sequence[str] | None = None) -> int:
+    """Insert every row of ``data`` (columns named as in ``table``) in one bulk operation."""
+    columns = list(columns or data.column_names)
+    data = data.select(columns)
+    if data.num_rows == 0:
+        return 0
+    col_list = ", ".join(columns)
+    if is_postgres(conn):
+        buf = io.BytesIO()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({col_list}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getbuffer())
+    else:
+        marks = ", ".join("?" for _ in columns)
+        rows = list(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
+        conn.exec_driver_sql(f"INSERT INTO {table} ({col_list}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+    return data.num_rows
+
+
+def iso_strings(data: pa.Table) -> pa.Table:
+    """Dates and timestamps as ISO text, so that both bulk paths store the same values."""
+    cols = []
+    for field, col in zip(data.schema, data.columns, strict=True):
+        if pa.types.is_date(field.type):
+            col = col.cast(pa.string())
+        elif pa.types.is_timestamp(field.type):
+            col = pa.compute.strftime(col, format="%Y-%m-%d %H:%M:%S.%f+00:00")
+        cols.append(col)
+    return pa.table(cols, names=data.column_names)

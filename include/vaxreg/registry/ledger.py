@@ -1,0 +1,140 @@
+"""Manifest (exactly-once ingestion), quarantine and audit writers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from vaxreg.registry.db import bulk_insert
+from vaxreg.registry.schema import audit_log, ingest_manifest
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes the registry (privacy.md P4): the pipeline run and task, or the command."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    purpose: str
+    host: str = socket.gethostname()
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def now_text() -> str:
+    return now().strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    id: int
+    file_name: str
+    sha256: str
+    status: str
+
+
+def applied_entries(conn: Connection, feed: str) -> list[ManifestEntry]:
+    """Files of ``feed`` that already counted (applied, or duplicate content under another name)."""
+    rows = conn.execute(
+        select(
+            ingest_manifest.c.id, ingest_manifest.c.file_name, ingest_manifest.c.sha256, ingest_manifest.c.status
+        ).where(and_(ingest_manifest.c.feed == feed, ingest_manifest.c.status.in_(("applied", "duplicate"))))
+    )
+    return [ManifestEntry(*r) for r in rows]
+
+
+def record_file(
+    conn: Connection,
+    *,
+    feed: str,
+    file_name: str,
+    sha256: str,
+    size: int,
+    status: str,
+    actor: Actor,
+    reason: str | None = None,
+) -> int:
+    """Add a manifest row; returns its id. Unique indexes make a second 'applied' impossible."""
+    result = conn.execute(
+        insert(ingest_manifest)
+        .values(
+            feed=feed,
+            file_name=file_name,
+            sha256=sha256,
+            size_bytes=size,
+            status=status,
+            reason=reason,
+            run_id=actor.run_id,
+            recorded_at=now(),
+        )
+        .returning(ingest_manifest.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def set_counts(conn: Connection, manifest_id: int, counts: dict[str, int]) -> None:
+    conn.execute(update(ingest_manifest).where(ingest_manifest.c.id == manifest_id).values(**counts))
+
+
+def audit_rows(actor: Actor, n: int) -> dict[str, pa.Array]:
+    """The actor columns of ``n`` audit rows."""
+    at = now_text()
+    return {
+        "at": pa.array([at] * n, pa.string()),
+        "dag_id": pa.array([actor.dag_id] * n, pa.string()),
+        "run_id": pa.array([actor.run_id] * n, pa.string()),
+        "task_id": pa.array([actor.task_id] * n, pa.string()),
+        "host": pa.array([actor.host] * n, pa.string()),
+        "purpose": pa.array([actor.purpose] * n, pa.string()),
+    }
+
+
+def write_audit(
+    conn: Connection,
+    actor: Actor,
+    *,
+    action: str,
+    table_name: str,
+    atena_no: list[str | None],
+    fields_changed: list[str | None],
+    detail: list[str | None],
+) -> int:
+    n = len(atena_no)
+    cols = audit_rows(actor, n) | {
+        "action": pa.array([action] * n, pa.string()),
+        "table_name": pa.array([table_name] * n, pa.string()),
+        "atena_no": pa.array(atena_no, pa.string()),
+        "fields_changed": pa.array(fields_changed, pa.string()),
+        "detail": pa.array(detail, pa.string()),
+    }
+    return bulk_insert(conn, "audit_log", pa.table(cols))
+
+
+def audit_event(conn: Connection, actor: Actor, action: str, table_name: str, detail: dict[str, object]) -> None:
+    """One audit record for a whole operation (an ingested file, an export)."""
+    write_audit(
+        conn,
+        actor,
+        action=action,
+        table_name=table_name,
+        atena_no=[None],
+        fields_changed=[None],
+        detail=[json.dumps(detail, ensure_ascii=False, sort_keys=True)],
+    )
+
+
+def count_rows(conn: Connection, table: str) -> int:
+    from vaxreg.registry.schema import metadata
+
+    return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar_one())

@@ -1,0 +1,356 @@
+"""Apply resident-registry change events (住民異動) to the registry, set-based.
+
+A file's rows are applied in ``seq`` order. Each row carries the person's full
+state after the event; the registry keeps the current state in ``persons`` and
+every version in ``person_history``. Whether an event may apply depends on the
+person's status before it (:func:`judge`); persons with one event in the file are
+judged in one vectorised step, the few with several events in seq order.
+Everything a file changes is written by bulk statements inside the caller's
+transaction, so a file applies whole or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Connection, text
+
+from vaxreg.feeds import RESIDENT, raw_row_json
+from vaxreg.registry import ledger
+from vaxreg.registry.db import bulk_insert, is_postgres
+from vaxreg.registry.schema import PERSON_ATTRIBUTES
+
+EVENT_CODES = ("10", "11", "12", "13", "20", "21", "22", "23", "30", "31", "32", "33", "40")
+ENTRY_CODES = frozenset({"10", "11", "12", "13"})  # valid for a person the registry does not know
+NEEDS_RESIDENT = frozenset({"13", "20", "21", "22", "23", "30", "31", "32"})
+STATUS_AFTER = {
+    "10": "resident",
+    "11": "resident",
+    "12": "resident",
+    "13": "resident",
+    "40": "resident",
+    "20": "moved_out",
+    "23": "moved_out",
+    "21": "deceased",
+    "22": "removed",
+}  # 30-33 keep the status
+DATE_ATTRIBUTES = ("birth_date", "address_date", "resident_since", "foreign_resident_since", "removed_date")
+STATE_COLUMNS = ("status", *PERSON_ATTRIBUTES)
+UNKNOWN = "unknown"
+
+
+def judge(prior: str, code: str) -> tuple[str | None, str | None]:
+    """(reason to quarantine or None, status after the event) for a person whose status is ``prior``."""
+    if prior == UNKNOWN:
+        return (None, "resident") if code in ENTRY_CODES else ("unknown_person", None)
+    if prior == "deceased" and code != "33":
+        return "person_deceased", None
+    if code in NEEDS_RESIDENT and prior != "resident":
+        return "person_not_resident", None
+    if code == "40" and prior != "moved_out":
+        return "not_moved_out", None
+    return None, STATUS_AFTER.get(code, prior)
+
+
+_JUDGEMENTS = pd.DataFrame(
+    [(p, c, *judge(p, c)) for p in (UNKNOWN, "resident", "moved_out", "deceased", "removed") for c in EVENT_CODES],
+    columns=["prior_status", "event_code", "state_reason", "new_status"],
+)
+
+
+@dataclasses.dataclass
+class Outcome:
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    review: int = 0
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def _current_state(conn: Connection, atena: pd.Series) -> pd.DataFrame:
+    """Registry rows of the given persons (dates as ISO text), indexed by atena_no."""
+    cols = ["atena_no", *STATE_COLUMNS, "version", "last_event_code", "last_event_date"]
+    empty = pd.DataFrame(columns=cols).set_index("atena_no")
+    if atena.empty or conn.execute(text("SELECT 1 FROM persons LIMIT 1")).first() is None:
+        return empty
+    conn.exec_driver_sql("CREATE TEMP TABLE tmp_atena (atena_no VARCHAR(10) PRIMARY KEY)")
+    bulk_insert(conn, "tmp_atena", pa.table({"atena_no": pa.array(atena.unique(), pa.string())}))
+    select_list = ", ".join(
+        f"CAST(p.{c} AS TEXT) AS {c}" if c in (*DATE_ATTRIBUTES, "last_event_date") else f"p.{c}" for c in cols
+    )
+    rows = conn.exec_driver_sql(
+        f"SELECT {select_list} FROM persons p JOIN tmp_atena t ON t.atena_no = p.atena_no"
+    ).fetchall()
+    conn.exec_driver_sql("DROP TABLE tmp_atena")
+    if not rows:
+        return empty
+    return pd.DataFrame(rows, columns=cols, dtype=object).set_index("atena_no")
+
+
+def _judge_in_order(cand: pd.DataFrame, prior: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate row: quarantine reason, status after, and index of the prior state.
+
+    The prior index is -1 for the registry row, -2 for an unknown person, else
+    the position of the person's previous accepted row in ``cand``.
+    """
+    n = len(cand)
+    known = cand["atena_no"].isin(prior.index).to_numpy()
+    prior_ref = np.where(known, -1, -2)
+    prior_status = cand["atena_no"].map(prior["status"]).fillna(UNKNOWN)
+    verdict = pd.DataFrame({"prior_status": prior_status, "event_code": cand["event_code"]}).merge(
+        _JUDGEMENTS, how="left", on=["prior_status", "event_code"]
+    )
+    reason = verdict["state_reason"].to_numpy(dtype=object)
+    status = verdict["new_status"].to_numpy(dtype=object)
+
+    multi = np.flatnonzero(cand["atena_no"].duplicated(keep=False).to_numpy())
+    state: dict[str, tuple[str, int]] = {}
+    atena, codes, prior_stat = cand["atena_no"].to_numpy(), cand["event_code"].to_numpy(), prior_status.to_numpy()
+    for i in multi:  # in seq order: only persons with several events in this file
+        a = atena[i]
+        st, ref = state.get(a, (prior_stat[i], int(prior_ref[i])))
+        r, s = judge(st, codes[i])
+        reason[i], status[i], prior_ref[i] = r, s, ref
+        if r is None:
+            state[a] = (s, int(i))
+    assert len(reason) == n
+    return reason, status, prior_ref
+
+
+def _prior_frame(cand: pd.DataFrame, prior: pd.DataFrame, prior_ref: np.ndarray) -> pd.DataFrame:
+    """The state each candidate row replaces, aligned with ``cand``."""
+    cols = [*STATE_COLUMNS, "version", "last_event_code", "last_event_date"]
+    from_registry = prior.reindex(cand["atena_no"])[cols].reset_index(drop=True)
+    in_file = cand.rename(columns={"event_code": "last_event_code", "event_date": "last_event_date"})
+    in_file = in_file.assign(status=cand["new_status"], version=np.nan)
+    refs = np.clip(prior_ref, 0, None)
+    from_file = in_file.iloc[refs][cols].reset_index(drop=True)
+    shape = from_registry.shape
+    use_file = np.broadcast_to((prior_ref >= 0)[:, None], shape)
+    out = from_registry.astype(object).where(~use_file, from_file.astype(object))
+    return out.where(np.broadcast_to((prior_ref != -2)[:, None], shape), None)
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    return ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
+
+
+def apply_file(
+    conn: Connection,
+    staged: pa.Table,
+    kojin_no: dict[int, str],
+    *,
+    manifest_id: int,
+    file_name: str,
+    rejected: list[tuple[int, str, str]],
+    actor: ledger.Actor,
+) -> Outcome:
+    """Apply one validated file inside the caller's transaction.
+
+    ``staged`` holds the received text columns (no My Number), ``row_no``,
+    ``is_duplicate`` and ``reasons``; ``kojin_no`` maps row_no to a checked My
+    Number; ``rejected`` are rows cut out at parse time.
+    """
+    df = staged.to_pandas()
+    out = Outcome(rows_read=len(df) + len(rejected))
+    dup = df["is_duplicate"].to_numpy(dtype=bool)
+    bad = (df["reasons"] != "").to_numpy() & ~dup
+    cand = df[~dup & ~bad].copy()
+    cand["seq_int"] = cand["seq"].astype("int64")
+    cand = cand.sort_values("seq_int", kind="stable").reset_index(drop=True)
+
+    prior = _current_state(conn, cand["atena_no"])
+    state_reason, new_status, prior_ref = _judge_in_order(cand, prior)
+    cand["new_status"] = new_status
+    ok = pd.isna(state_reason)
+
+    # A correction (33) that leaves 消除日 blank keeps the one on record.
+    p = _prior_frame(cand, prior, prior_ref)
+    keep_removed = (cand["event_code"] == "33").to_numpy() & cand["removed_date"].isna().to_numpy()
+    cand.loc[keep_removed, "removed_date"] = p.loc[keep_removed, "removed_date"]
+
+    changed = {c: ~_same(cand["new_status" if c == "status" else c], p[c]) for c in STATE_COLUMNS}
+    any_change = np.logical_or.reduce(list(changed.values()))
+    repeat = (
+        (prior_ref != -2)
+        & ~any_change
+        & _same(cand["event_code"], p["last_event_code"])
+        & _same(cand["event_date"], p["last_event_date"])
+    )
+    applied = ok & ~repeat
+    out.duplicates = int(dup.sum() + (ok & repeat).sum())
+
+    # Quarantine: row-level reasons, state rejections, rows cut out at parse time.
+    q_rows = pd.concat(
+        [
+            df.loc[bad, ["row_no", "reasons"]],
+            pd.DataFrame({"row_no": cand.loc[~ok, "row_no"], "reasons": state_reason[~ok]}),
+        ]
+    )
+    _write_quarantine(conn, q_rows, rejected, df, manifest_id, file_name)
+    out.quarantined = len(q_rows) + len(rejected)
+
+    app = cand[applied].copy()
+    app_prior = p[applied].reset_index(drop=True)
+    app = app.reset_index(drop=True)
+    out.accepted = len(app)
+    if len(app):
+        _write_persons(conn, app, app_prior, changed, applied, prior, kojin_no, manifest_id, file_name, actor)
+    ledger.audit_event(
+        conn, actor, "ingest", "ingest_manifest", {"file": file_name, "manifest_id": manifest_id} | out.as_dict()
+    )
+    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates
+    return out
+
+
+def _write_quarantine(
+    conn: Connection,
+    q_rows: pd.DataFrame,
+    rejected: list[tuple[int, str, str]],
+    df: pd.DataFrame,
+    manifest_id: int,
+    file_name: str,
+) -> None:
+    received = [c for c in RESIDENT.columns if c in df.columns]
+    by_row = df.set_index("row_no").loc[q_rows["row_no"], received]
+    raws = [raw_row_json(r, RESIDENT) for r in by_row.to_dict("records")] + [r[2] for r in rejected]
+    row_nos = [int(r) for r in q_rows["row_no"]] + [r[0] for r in rejected]
+    reasons = list(q_rows["reasons"]) + [r[1] for r in rejected]
+    n = len(row_nos)
+    now = ledger.now_text()
+    bulk_insert(
+        conn,
+        "quarantine",
+        pa.table(
+            {
+                "feed": pa.array(["resident"] * n, pa.string()),
+                "file_name": pa.array([file_name] * n, pa.string()),
+                "manifest_id": pa.array([manifest_id] * n, pa.int64()),
+                "row_no": pa.array(row_nos, pa.int32()),
+                "reasons": pa.array(reasons, pa.string()),
+                "raw_row": pa.array(raws, pa.string()),
+                "recorded_at": pa.array([now] * n, pa.string()),
+            }
+        ),
+    )
+
+
+def _write_persons(
+    conn: Connection,
+    app: pd.DataFrame,
+    app_prior: pd.DataFrame,
+    changed: dict[str, np.ndarray],
+    applied: np.ndarray,
+    prior: pd.DataFrame,
+    kojin_no: dict[int, str],
+    manifest_id: int,
+    file_name: str,
+    actor: ledger.Actor,
+) -> None:
+    now = ledger.now_text()
+    atena = app["atena_no"]
+    first = ~atena.duplicated(keep="first")
+    last = ~atena.duplicated(keep="last")
+    base_version = atena.map(prior["version"]).fillna(0).astype("int64")
+    version = base_version + atena.groupby(atena).cumcount() + 1
+    valid_to = app.groupby("atena_no")["event_date"].shift(-1)
+    state = app.rename(columns={"new_status": "status"})
+
+    # Close the current version of persons already on record, then add the new versions.
+    close = app.loc[first & atena.isin(prior.index), ["atena_no", "event_date"]]
+    if len(close):
+        conn.exec_driver_sql("CREATE TEMP TABLE tmp_close (atena_no VARCHAR(10) PRIMARY KEY, valid_to DATE)")
+        bulk_insert(conn, "tmp_close", pa.Table.from_pandas(close.rename(columns={"event_date": "valid_to"}),
+                                                             preserve_index=False))
+        conn.exec_driver_sql(
+            "UPDATE person_history SET valid_to = (SELECT t.valid_to FROM tmp_close t "
+            "WHERE t.atena_no = person_history.atena_no) "
+            "WHERE valid_to IS NULL AND atena_no IN (SELECT atena_no FROM tmp_close)"
+        )
+        conn.exec_driver_sql("DROP TABLE tmp_close")
+
+    n = len(app)
+    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
+    history = _frame_to_table(
+        state[["atena_no", *STATE_COLUMNS]].assign(
+            version=version,
+            valid_from=app["event_date"],
+            valid_to=valid_to,
+            event_code=app["event_code"],
+            manifest_id=manifest_id,
+            seq=app["seq_int"],
+            decided_by=decided_by,
+            recorded_at=now,
+        )
+    )
+    bulk_insert(conn, "person_history", history)
+
+    current = state.loc[last, ["atena_no", *STATE_COLUMNS]].assign(
+        version=version[last],
+        last_event_code=app.loc[last, "event_code"],
+        last_event_date=app.loc[last, "event_date"],
+        updated_at=now,
+    )
+    _upsert(conn, "persons", _frame_to_table(current), key="atena_no", all_new=prior.empty)
+
+    # My Number goes to its own table only (privacy.md P1).
+    numbers = [(a, kojin_no[int(r)]) for a, r in zip(app.loc[last, "atena_no"], app.loc[last, "row_no"],
+                                                      strict=True) if int(r) in kojin_no]
+    has_number = app["row_no"].astype(int).isin(kojin_no.keys()).to_numpy()
+    if numbers:
+        table = pa.table(
+            {
+                "atena_no": pa.array([a for a, _ in numbers], pa.string()),
+                "kojin_no": pa.array([k for _, k in numbers], pa.string()),
+                "updated_at": pa.array([now] * len(numbers), pa.string()),
+            }
+        )
+        _upsert(conn, "my_number", table, key="atena_no", all_new=False)
+
+    # One audit record per applied event: who, what, which fields.
+    names = np.array(STATE_COLUMNS, dtype=object)
+    mask = np.column_stack([changed[c][applied] for c in STATE_COLUMNS])
+    is_new = app_prior["status"].isna().to_numpy()
+    fields = [
+        "*" if new else ",".join([*names[row], *(["kojin_no"] if k else [])])
+        for new, row, k in zip(is_new, mask, has_number, strict=True)
+    ]
+    ledger.write_audit(
+        conn,
+        actor,
+        action="update",
+        table_name="persons",
+        atena_no=list(atena),
+        fields_changed=fields,
+        detail=[f"{file_name}#seq={s} event={c}" for s, c in zip(app["seq"], app["event_code"], strict=True)],
+    )
+    assert len(fields) == n
+
+
+def _frame_to_table(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+
+
+def _upsert(conn: Connection, table: str, data: pa.Table, *, key: str, all_new: bool) -> None:
+    """Insert rows, replacing those whose ``key`` exists. One bulk load plus one statement."""
+    if all_new:
+        bulk_insert(conn, table, data)
+        return
+    cols = data.column_names
+    tmp = f"tmp_{table}"
+    like = "(LIKE {0} INCLUDING DEFAULTS)".format(table) if is_postgres(conn) else f"AS SELECT * FROM {table} WHERE 0"
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {tmp} {like}")
+    bulk_insert(conn, tmp, data)
+    col_list = ", ".join(cols)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {tmp} WHERE true "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {tmp}")
+

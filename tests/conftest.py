@@ -1,0 +1,1 @@
+from sshd import sftp_server  # noqa: F401
