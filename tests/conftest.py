@@ -1,1 +1,153 @@
-from sshd import sftp_server  # noqa: F401
+"""Shared fixtures: real registries (SQLite file, PostgreSQL schema), feed folders, Airflow home.
+
+PostgreSQL comes from ``VAXREG_TEST_DATABASE_URL`` (default: the machine's server,
+database ``test``). Each test gets its own schema there, so tests never see each
+other's rows. When PostgreSQL cannot be reached the tests fail: they never skip.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+# Airflow reads its configuration at import: set it before anything imports airflow.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / "var" / "airflow-test"))
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from sshd import sftp_server  # noqa: E402, F401
+
+from vaxreg.feeds import RESIDENT  # noqa: E402
+from vaxreg.registry import db  # noqa: E402
+
+PG_URL = os.environ.get("VAXREG_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(PG_URL)
+    try:
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for the tests and cannot be reached: {exc}")
+    finally:
+        eng.dispose()
+    return PG_URL
+
+
+def _pg_schema_url(base: str) -> Iterator[str]:
+    from sqlalchemy import create_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        db.engine(url).dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated registry on each database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+        db.upgrade(url)
+        yield url
+        db.engine(url).dispose()
+    else:
+        for url in _pg_schema_url(request.getfixturevalue("pg_url")):
+            db.upgrade(url)
+            yield url
+
+
+@pytest.fixture
+def feed_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A delivery root holding ``outbox/<feed>/``; staging goes to its own folder."""
+    root = tmp_path / "sftp-root"
+    (root / "outbox" / "resident").mkdir(parents=True)
+    monkeypatch.setenv("VAXREG_STAGING_DIR", str(tmp_path / "staging"))
+    monkeypatch.setenv("VAXREG_HOME", str(tmp_path / "var"))
+    return root
+
+
+def person(atena_no: str, **over: str) -> dict[str, str]:
+    """A valid resident-feed row (a generated person) with overrides; seq is added by resident_csv."""
+    row = {
+        "atena_no": atena_no,
+        "kojin_no": "",
+        "event_code": "10",
+        "event_date": "2026-04-01",
+        "notified_date": "2026-04-01",
+        "name_kanji": "試験　太郎",
+        "name_kana": "シケン　タロウ",
+        "name_alpha": "",
+        "birth_date": "1990-05-05",
+        "sex": "1",
+        "household_no": "5000000001",
+        "relationship": "世帯主",
+        "householder_name": "試験　太郎",
+        "address": "東京都港区芝1丁目1番1号",
+        "address_date": "2020-01-01",
+        "resident_since": "2020-01-01",
+        "resident_class": "1",
+        "foreign_resident_since": "",
+        "removed_date": "",
+    }
+    row.update(over)
+    return row
+
+
+def resident_csv(rows: list[dict[str, str]], *, bom: bool = False, crlf: bool = False) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(RESIDENT.columns), lineterminator="\r\n" if crlf else "\n")
+    w.writeheader()
+    for i, r in enumerate(rows, start=1):
+        w.writerow({"seq": str(i), **r})  # seq follows the list unless a row sets its own
+    data = buf.getvalue().encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+def deliver(root: Path, name: str, data: bytes, *, marker: str | None = "digest", feed: str = "resident") -> Path:
+    """Put a file in ``outbox/<feed>/``; marker: "digest", "empty", None (no marker) or literal text."""
+    folder = root / "outbox" / feed
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    if marker is not None:
+        text = {"digest": hashlib.sha256(data).hexdigest() + "\n", "empty": ""}.get(marker, marker)
+        (folder / f"{name}.done").write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """A migrated Airflow metadata database for ``dag.test()``."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "airflow.db").exists():
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return home

@@ -240,6 +240,11 @@ def _checked_my_numbers(w: FileWork, accepted_rows: pa.Array) -> dict[int, str]:
     return {r: n for r, n, v in zip(rows, numbers, valid, strict=True) if v == "valid"}
 
 
+def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
+    with db.transaction(db_url) as conn:
+        return any(e.file_name == w.name or e.sha256 == w.sha256 for e in ledger.applied_entries(conn, w.feed))
+
+
 def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
     """Apply each validated file in its own transaction, in name order."""
     from vaxreg.registry import resident
@@ -276,6 +281,8 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
                 )
                 ledger.set_counts(conn, mid, outcome.as_dict())
         except IntegrityError:
+            if not _applied_elsewhere(w, db_url):
+                raise
             # Another run applied the same file first; the unique indexes kept it exactly once.
             w.status, w.reason = "skipped", "already applied by a concurrent run"
             continue

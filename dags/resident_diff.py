@@ -1,0 +1,76 @@
+"""
+### resident_diff — nightly resident-registry change diff (住民異動差分)
+
+Pulls every complete, not-yet-ingested `JUKI_DIFF_YYYYMMDD.csv` from
+`outbox/resident/` (connection `vaxreg_source`), in name order, and applies its
+events to the registry (`feeds.md` §2).
+
+| task | does |
+|---|---|
+| `fetch` | lists files with a `.done` marker, downloads them to the landing folder, verifies SHA-256; refuses a checksum mismatch or a known name with other bytes; skips what the manifest already holds |
+| `parse` | CSV → Parquet staging (pyarrow); My Number replaced by its check status; exact duplicates marked; undecodable or malformed rows cut out for quarantine |
+| `validate` | GX suite `expectations/resident_diff.json`: file-level (columns, seq) refuses the file; row-level failures become quarantine reason codes |
+| `apply` | per file, one transaction: events in `seq` order against the registry state, history rows, current state, My Number table, quarantine, audit log, manifest |
+| `report` | one summary per file (rows = accepted + quarantined + review + duplicates); fails the run, without retry, when a file was refused; emits the `registry.persons` asset |
+
+A refused file changes nothing; the files after it wait for the next run.
+Runbook: `docs/runbook.md#resident_diff`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from vaxreg.alerts import default_args, failure_notifier
+
+FEED = "resident"
+PERSONS = Asset(name="registry.persons", uri="vaxreg://registry/persons", group="vaxreg")
+
+
+@dag(
+    dag_id="resident_diff",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    on_failure_callback=[failure_notifier()],
+    tags=["vaxreg", "feed:resident", "nightly"],
+    doc_md=__doc__,
+)
+def resident_diff() -> None:
+    @task
+    def fetch() -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.fetch(FEED)
+
+    @task
+    def parse(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.parse(FEED, works)
+
+    @task
+    def validate(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.validate(FEED, works)
+
+    @task
+    def apply(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.apply(FEED, works)
+
+    @task(outlets=[PERSONS], retries=0)
+    def report(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.report(FEED, works, PERSONS)
+
+    report(apply(validate(parse(fetch()))))
+
+
+resident_diff()
