@@ -64,7 +64,7 @@ def resident_diff() -> None:
 
         return orchestration.apply(FEED, works)
 
-    @task(outlets=[PERSONS], retries=0)
+    @task(outlets=[PERSONS])
     def report(works: list[dict]) -> list[dict]:
         from vaxreg import orchestration
 

@@ -22,10 +22,14 @@ from vaxreg import config
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-@cache
 def engine(url: str | None = None) -> Engine:
+    """The engine of ``url``, else of the configured registry (resolved on every call)."""
+    return _engine(url or config.database_url())
+
+
+@cache
+def _engine(url: str) -> Engine:
     """One engine per URL per process. SQLite gets WAL and a busy timeout."""
-    url = url or config.database_url()
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"timeout": 30})
 
