@@ -5,13 +5,19 @@ Pulls every complete, not-yet-ingested `JUKI_DIFF_YYYYMMDD.csv` from
 `outbox/resident/` (connection `vaxreg_source`), in name order, and applies its
 events to the registry (`feeds.md` §2).
 
-| task | does |
-|---|---|
-| `fetch` | lists files with a `.done` marker, downloads them to the landing folder, verifies SHA-256; refuses a checksum mismatch or a known name with other bytes; skips what the manifest already holds |
-| `parse` | CSV → Parquet staging (pyarrow); My Number replaced by its check status; exact duplicates marked; undecodable or malformed rows cut out for quarantine |
-| `validate` | GX suite `expectations/resident_diff.json`: file-level (columns, seq) refuses the file; row-level failures become quarantine reason codes |
-| `apply` | per file, one transaction: events in `seq` order against the registry state, history rows, current state, My Number table, quarantine, audit log, manifest |
-| `report` | one summary per file (rows = accepted + quarantined + review + duplicates); fails the run, without retry, when a file was refused; emits the `registry.persons` asset |
+* **fetch**: lists files with a `.done` marker, downloads them to the landing
+  folder and verifies SHA-256; refuses a checksum mismatch or a known name with
+  other bytes; skips what the manifest already holds.
+* **parse**: CSV → Parquet staging (pyarrow); My Number replaced by its check
+  status; exact duplicates marked; undecodable or malformed rows cut out.
+* **validate**: GX suite `expectations/resident_diff.json`; a file-level failure
+  (columns, seq) refuses the file, row-level failures become reason codes.
+* **apply**: per file, one transaction: events in `seq` order against the
+  registry state; history, current state, My Number table, quarantine, audit
+  log, manifest.
+* **report**: one summary per file (rows = accepted + quarantined + review +
+  duplicates); fails the run, without retries, when a file was refused; emits
+  the `registry.persons` asset with the totals.
 
 A refused file changes nothing; the files after it wait for the next run.
 Runbook: `docs/runbook.md#resident_diff`.
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Asset, dag, task
-
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "resident"

@@ -30,7 +30,6 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from sshd import sftp_server  # noqa: E402, F401
-
 from vaxreg.feeds import RESIDENT  # noqa: E402
 from vaxreg.registry import db  # noqa: E402
 
@@ -131,7 +130,9 @@ def resident_csv(rows: list[dict[str, str]], *, bom: bool = False, crlf: bool = 
     return (b"\xef\xbb\xbf" + data) if bom else data
 
 
-def deliver(root: Path, name: str, data: bytes, *, marker: str | None = "digest", feed: str = "resident") -> Path:
+def deliver(
+    root: Path, name: str, data: bytes, *, marker: str | None = "digest", feed: str = "resident"
+) -> Path:
     """Put a file in ``outbox/<feed>/``; marker: "digest", "empty", None (no marker) or literal text."""
     folder = root / "outbox" / feed
     folder.mkdir(parents=True, exist_ok=True)

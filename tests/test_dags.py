@@ -60,9 +60,18 @@ def _dag_test(dagbag, monkeypatch, db_url: str, source: str, day: str):  # type:
 
 def test_resident_diff_end_to_end(dagbag, monkeypatch, feed_root: Path, sftp_server, db_url: str) -> None:  # type: ignore[no-untyped-def]
     source = sftp_server.url(feed_root)
-    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person("0000000001"), person("0000000002", sex="x")]))
-    deliver(feed_root, "JUKI_DIFF_20260402.csv", resident_csv([
-        person("0000000001", event_code="20", event_date="2026-04-02", removed_date="2026-04-02")]))
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260401.csv",
+        resident_csv([person("0000000001"), person("0000000002", sex="x")]),
+    )
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260402.csv",
+        resident_csv(
+            [person("0000000001", event_code="20", event_date="2026-04-02", removed_date="2026-04-02")]
+        ),
+    )
     run = _dag_test(dagbag, monkeypatch, db_url, source, "2026-04-02")
     assert run.state == "success"
     snap = snapshot(db_url)
@@ -78,11 +87,20 @@ def test_resident_diff_end_to_end(dagbag, monkeypatch, feed_root: Path, sftp_ser
     assert snapshot(db_url) == snap
 
     # A corrupt transfer fails the run at `report`, without touching the registry.
-    deliver(feed_root, "JUKI_DIFF_20260403.csv", resident_csv([person("0000000003")]),
-            marker=hashlib.sha256(b"x").hexdigest())
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260403.csv",
+        resident_csv([person("0000000003")]),
+        marker=hashlib.sha256(b"x").hexdigest(),
+    )
     run = _dag_test(dagbag, monkeypatch, db_url, source, "2026-04-03")
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"fetch": "success", "parse": "success", "validate": "success", "apply": "success",
-                      "report": "failed"}
+    assert states == {
+        "fetch": "success",
+        "parse": "success",
+        "validate": "success",
+        "apply": "success",
+        "report": "failed",
+    }
     assert snapshot(db_url)["persons"] == snap["persons"]

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from conftest import deliver, person, resident_csv
-
 from vaxreg import pipeline
 from vaxreg.registry import db
 
 ACTOR = pipeline.make_actor("resident", run_id="fault-test", task_id="test")
 TABLES = ("persons", "person_history", "my_number", "quarantine")
 FILE_1 = resident_csv([person("0000000001", kojin_no="123456789018"), person("0000000002", sex="7")])
-FILE_2 = resident_csv([person("0000000001", event_code="30", event_date="2026-04-02", address="東京都港区芝5丁目5番5号")])
+FILE_2 = resident_csv(
+    [person("0000000001", event_code="30", event_date="2026-04-02", address="東京都港区芝5丁目5番5号")]
+)
 
 
 def run(source: str, db_url: str) -> list[dict]:
@@ -29,13 +30,20 @@ def snapshot(db_url: str) -> dict[str, list[tuple]]:
     out = {}
     with db.transaction(db_url) as conn:
         for t in TABLES:
-            cols = [c for c in db.engine(db_url).dialect.get_columns(conn, t) if c["name"] not in (
-                "id", "recorded_at", "updated_at", "manifest_id")]
+            cols = [
+                c
+                for c in db.engine(db_url).dialect.get_columns(conn, t)
+                if c["name"] not in ("id", "recorded_at", "updated_at", "manifest_id")
+            ]
             names = ", ".join(f"CAST({c['name']} AS TEXT)" for c in cols)
             out[t] = sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT {names} FROM {t}"))
-        out["applied"] = sorted(tuple(r) for r in conn.exec_driver_sql(
-            "SELECT file_name, status, rows_read, accepted, quarantined, duplicates FROM ingest_manifest "
-            "WHERE status <> 'refused'"))
+        out["applied"] = sorted(
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT file_name, status, rows_read, accepted, quarantined, duplicates FROM ingest_manifest "
+                "WHERE status <> 'refused'"
+            )
+        )
     return out
 
 
@@ -53,15 +61,20 @@ def test_file_without_marker_is_ignored_until_complete(feed_root: Path, source: 
     assert (s["accepted"], s["quarantined"]) == (1, 1)
 
 
-def test_checksum_mismatch_is_refused_and_holds_later_files(feed_root: Path, source: str, db_url: str) -> None:
+def test_checksum_mismatch_is_refused_and_holds_later_files(
+    feed_root: Path, source: str, db_url: str
+) -> None:
     deliver(feed_root, "JUKI_DIFF_20260401.csv", FILE_1, marker=hashlib.sha256(b"other bytes").hexdigest())
     deliver(feed_root, "JUKI_DIFF_20260402.csv", FILE_2)
-    with pytest.raises(pipeline.FeedRefused, match=r"JUKI_DIFF_20260401.csv refused: checksum mismatch.*1 later"):
+    with pytest.raises(
+        pipeline.FeedRefused, match=r"JUKI_DIFF_20260401.csv refused: checksum mismatch.*1 later"
+    ):
         run(source, db_url)
     assert snapshot(db_url) == {t: [] for t in (*TABLES, "applied")}
     with db.transaction(db_url) as conn:
         assert conn.exec_driver_sql("SELECT file_name, status FROM ingest_manifest").fetchall() == [
-            ("JUKI_DIFF_20260401.csv", "refused")]
+            ("JUKI_DIFF_20260401.csv", "refused")
+        ]
     # The sender fixes the marker: both files apply, in order.
     deliver(feed_root, "JUKI_DIFF_20260401.csv", FILE_1)
     assert [s["file"] for s in run(source, db_url)] == ["JUKI_DIFF_20260401.csv", "JUKI_DIFF_20260402.csv"]
@@ -79,7 +92,9 @@ def test_same_content_twice_applies_once(feed_root: Path, source: str, db_url: s
     deliver(feed_root, "JUKI_DIFF_20260401.csv", FILE_1, marker="empty")
     assert run(source, db_url) == []
     after = snapshot(db_url)
-    assert {k: v for k, v in after.items() if k != "applied"} == {k: v for k, v in before.items() if k != "applied"}
+    assert {k: v for k, v in after.items() if k != "applied"} == {
+        k: v for k, v in before.items() if k != "applied"
+    }
 
 
 def test_same_content_twice_in_one_run(feed_root: Path, source: str, db_url: str) -> None:

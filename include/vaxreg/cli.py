@@ -60,8 +60,9 @@ def _write_csv(header: Sequence[str], rows: object) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from vaxreg.registry import db, exports, ledger
 
-    actor = ledger.Actor(dag_id="cli", run_id=_actor_run_id(None), task_id=f"export {args.what}",
-                         purpose=args.purpose)
+    actor = ledger.Actor(
+        dag_id="cli", run_id=_actor_run_id(None), task_id=f"export {args.what}", purpose=args.purpose
+    )
     header, query = exports.QUERIES[args.what]
     with db.transaction(args.database_url) as conn:
         n = _write_csv(header, exports.stream(conn, query))
@@ -95,11 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     dbp = sub.add_parser("db", help="registry schema")
     dbsub = dbp.add_subparsers(dest="db_command", required=True)
-    dbsub.add_parser("upgrade", help="create or migrate the registry schema").set_defaults(func=cmd_db_upgrade)
+    dbsub.add_parser("upgrade", help="create or migrate the registry schema").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     run = sub.add_parser("run", help="ingest every complete, not-yet-ingested file of a feed")
     run.add_argument("feed", choices=FEEDS)
-    run.add_argument("--source", help="file:///root or sftp://user@host:port/root (default: VAXREG_SOURCE_URL)")
+    run.add_argument(
+        "--source", help="file:///root or sftp://user@host:port/root (default: VAXREG_SOURCE_URL)"
+    )
     run.add_argument("--date", help="logical date YYYY-MM-DD (recorded as the run)", type=_iso_date)
     run.set_defaults(func=cmd_run)
 
@@ -130,7 +135,8 @@ def _iso_date(value: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        # Quiet by default: an expected failure is the one line printed below; -v shows progress.
+        level=logging.INFO if args.verbose else logging.CRITICAL,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def expectations_dir() -> Path:
     return Path(os.environ.get("VAXREG_EXPECTATIONS_DIR", REPO_ROOT / "expectations"))
 
 
-def _airflow_connection(conn_id: str):  # type: ignore[no-untyped-def]
+def _airflow_connection(conn_id: str) -> Any:
     """The Airflow connection, or None outside Airflow or when it is not defined."""
     if not (os.environ.get("AIRFLOW_HOME") or os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")):
         return None
@@ -64,8 +65,7 @@ def source_url() -> str:
         extra = conn.extra_dejson
         query = {k: str(extra[k]) for k in ("key_file", "known_hosts", "no_host_key_check") if k in extra}
         root = extra.get("root", "/")
-        return (
-            f"sftp://{quote(conn.login or '')}@{conn.host}:{conn.port or 22}{root}"
-            + (f"?{urlencode(query)}" if query else "")
+        return f"sftp://{quote(conn.login or '')}@{conn.host}:{conn.port or 22}{root}" + (
+            f"?{urlencode(query)}" if query else ""
         )
     return f"file://{var_dir() / 'landing'}"

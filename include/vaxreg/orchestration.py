@@ -39,8 +39,8 @@ def report(feed: str, works: pipeline.Works, outlet: Any) -> list[dict[str, Any]
     """
     import logging
 
-    from airflow.sdk.exceptions import AirflowFailException
     from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
 
     log = logging.getLogger("vaxreg")
     try:
@@ -49,7 +49,10 @@ def report(feed: str, works: pipeline.Works, outlet: Any) -> list[dict[str, Any]
         raise AirflowFailException(str(exc)) from None
     for s in summaries:
         log.info("%s", s)
-    totals = {k: sum(int(s[k]) for s in summaries) for k in ("rows", "accepted", "quarantined", "review",
-                                                             "duplicates")}
-    get_current_context()["outlet_events"][outlet].extra = {"feed": feed, "files": len(summaries)} | totals
+    totals = {
+        k: sum(int(s[k]) for s in summaries)
+        for k in ("rows", "accepted", "quarantined", "review", "duplicates")
+    }
+    extra: dict[str, Any] = {"feed": feed, "files": len(summaries), **totals}
+    get_current_context()["outlet_events"][outlet].extra = extra
     return summaries

@@ -116,15 +116,23 @@ def _refuse(items: list[FileWork], i: int, reason: str, actor: ledger.Actor, db_
         ).first()
         if not already:
             ledger.record_file(
-                conn, feed=w.feed, file_name=w.name, sha256=w.sha256 or "-", size=w.size,
-                status="refused", reason=reason, actor=actor,
+                conn,
+                feed=w.feed,
+                file_name=w.name,
+                sha256=w.sha256 or "-",
+                size=w.size,
+                status="refused",
+                reason=reason,
+                actor=actor,
             )
     for later in items[i + 1 :]:
         if later.status not in ("refused", "held"):
             later.status, later.reason = "held", f"waits for {w.name} (refused)"
 
 
-def fetch(feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None) -> Works:
+def fetch(
+    feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
+) -> Works:
     """Copy every complete, not-yet-ingested file of ``feed`` to the landing folder, verified."""
     layout = feeds.LAYOUTS[feed]
     with db.transaction(db_url) as conn:
@@ -159,13 +167,24 @@ def fetch(feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_u
             tmp.replace(landing)
             w.landing = str(landing)
             if marker and marker != w.sha256:
-                _refuse(items, i, f"checksum mismatch (marker {marker[:12]}…, file {w.sha256[:12]}…)", actor, db_url)
+                _refuse(
+                    items,
+                    i,
+                    f"checksum mismatch (marker {marker[:12]}…, file {w.sha256[:12]}…)",
+                    actor,
+                    db_url,
+                )
             elif f.name in by_name:
                 if by_name[f.name] == w.sha256:
                     items.pop()  # already ingested (marker was empty)
                 else:
-                    _refuse(items, i, "conflict: a different file was already ingested under this name", actor,
-                            db_url)
+                    _refuse(
+                        items,
+                        i,
+                        "conflict: a different file was already ingested under this name",
+                        actor,
+                        db_url,
+                    )
             elif w.sha256 in by_sha or any(x.sha256 == w.sha256 for x in items[:-1]):
                 w.status, w.reason = "duplicate", f"same content as {by_sha.get(w.sha256, 'an earlier file')}"
             else:
@@ -242,7 +261,9 @@ def _checked_my_numbers(w: FileWork, accepted_rows: pa.Array) -> dict[int, str]:
 
 def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
     with db.transaction(db_url) as conn:
-        return any(e.file_name == w.name or e.sha256 == w.sha256 for e in ledger.applied_entries(conn, w.feed))
+        return any(
+            e.file_name == w.name or e.sha256 == w.sha256 for e in ledger.applied_entries(conn, w.feed)
+        )
 
 
 def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
@@ -255,14 +276,25 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
             with db.transaction(db_url) as conn:
                 original = conn.execute(
                     select(ingest_manifest.c.rows_read).where(
-                        and_(ingest_manifest.c.feed == w.feed, ingest_manifest.c.sha256 == w.sha256,
-                             ingest_manifest.c.status == "applied")
+                        and_(
+                            ingest_manifest.c.feed == w.feed,
+                            ingest_manifest.c.sha256 == w.sha256,
+                            ingest_manifest.c.status == "applied",
+                        )
                     )
                 ).scalar()
                 if original is None:  # the twin is later in this same batch: count it when applied
                     continue
-                mid = ledger.record_file(conn, feed=w.feed, file_name=w.name, sha256=w.sha256, size=w.size,
-                                         status="duplicate", reason=w.reason, actor=actor)
+                mid = ledger.record_file(
+                    conn,
+                    feed=w.feed,
+                    file_name=w.name,
+                    sha256=w.sha256,
+                    size=w.size,
+                    status="duplicate",
+                    reason=w.reason,
+                    actor=actor,
+                )
                 w.counts = {"rows_read": original, "duplicates": original}
                 ledger.set_counts(conn, mid, w.counts)
             continue
@@ -273,11 +305,23 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
         numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
         try:
             with db.transaction(db_url) as conn:
-                mid = ledger.record_file(conn, feed=w.feed, file_name=w.name, sha256=w.sha256, size=w.size,
-                                         status="applied", actor=actor)
+                mid = ledger.record_file(
+                    conn,
+                    feed=w.feed,
+                    file_name=w.name,
+                    sha256=w.sha256,
+                    size=w.size,
+                    status="applied",
+                    actor=actor,
+                )
                 outcome = resident.apply_file(
-                    conn, staged, numbers, manifest_id=mid, file_name=w.name,
-                    rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected], actor=actor,
+                    conn,
+                    staged,
+                    numbers,
+                    manifest_id=mid,
+                    file_name=w.name,
+                    rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
+                    actor=actor,
                 )
                 ledger.set_counts(conn, mid, outcome.as_dict())
         except IntegrityError:
@@ -297,7 +341,9 @@ def report(works: Works) -> list[dict[str, Any]]:
     for w in items:
         c = w.counts
         if w.status in ("applied", "duplicate") and c:
-            total = c.get("accepted", 0) + c.get("quarantined", 0) + c.get("review", 0) + c.get("duplicates", 0)
+            total = (
+                c.get("accepted", 0) + c.get("quarantined", 0) + c.get("review", 0) + c.get("duplicates", 0)
+            )
             if total != c.get("rows_read", 0):
                 raise RuntimeError(f"{w.name}: counts do not add up ({total} != {c.get('rows_read')})")
     refused = [w for w in items if w.status == "refused"]
@@ -310,7 +356,9 @@ def report(works: Works) -> list[dict[str, Any]]:
     return [w.summary() for w in items]
 
 
-def run_feed(feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None) -> Works:
+def run_feed(
+    feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
+) -> Works:
     """All steps in one process, as ``vaxreg run`` does; returns the final work list."""
     works = fetch(feed, actor, source_url=source_url, db_url=db_url)
     works = parse(works, actor, db_url=db_url)

@@ -51,7 +51,9 @@ def kojin_no_status(values: pa.ChunkedArray) -> pa.Array:
         zero_copy_only=False
     )
     valid = identity.my_number_valid_mask(arr)
-    status = np.where(~present, "absent", np.where(~well_formed, "format", np.where(valid, "valid", "check_digit")))
+    status = np.where(
+        ~present, "absent", np.where(~well_formed, "format", np.where(valid, "valid", "check_digit"))
+    )
     return pa.array(status, pa.string())
 
 
@@ -68,7 +70,7 @@ def validation_frame(table: pa.Table, date_columns: tuple[str, ...], file_date: 
 
 
 @cache
-def _gx_context():  # type: ignore[no-untyped-def]
+def _gx_context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx

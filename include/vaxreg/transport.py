@@ -23,7 +23,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paramiko
@@ -108,7 +108,13 @@ def sha256_file(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def _stream_to_local(reader: IO[bytes], dest: pathlib.Path) -> str:
+class _Reader(Protocol):
+    """A binary reader: a local file or paramiko's SFTPFile."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _stream_to_local(reader: _Reader, dest: pathlib.Path) -> str:
     """Copy ``reader`` to ``dest`` atomically (hidden temp file + os.replace); return sha256 hex."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
@@ -376,7 +382,9 @@ class SftpSource(Source):
             raise TransportError(f"authentication failed for {self.describe()}") from exc
         except (*_SFTP_ERRORS, ValueError) as exc:
             raise TransportError(f"cannot connect to {self.describe()}: {_one_line(exc)}") from exc
-        sftp.get_channel().settimeout(IO_TIMEOUT)
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(IO_TIMEOUT)
         return sftp
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from conftest import deliver, person, resident_csv
-
 from vaxreg import pipeline
 from vaxreg.identity import my_number_check_digit
 from vaxreg.registry import db
@@ -31,56 +30,92 @@ def valid_my_number(body: str) -> str:
 def test_events_in_seq_order_build_history(feed_root: Path, db_url: str) -> None:
     rows = [
         person("0000000001"),
-        person("0000000001", event_code="30", event_date="2026-04-01", address="東京都港区芝浦2丁目2番2号",
-               address_date="2026-04-01"),
+        person(
+            "0000000001",
+            event_code="30",
+            event_date="2026-04-01",
+            address="東京都港区芝浦2丁目2番2号",
+            address_date="2026-04-01",
+        ),
         person("0000000002", event_code="11", birth_date="2026-03-30", name_kana="ｼｹﾝ ﾊﾅｺ", sex="2"),
     ]
     deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv(rows, bom=True, crlf=True))
     [s] = run(feed_root, db_url)
     assert (s["rows"], s["accepted"], s["quarantined"], s["duplicates"]) == (3, 3, 0, 0)
 
-    assert q(db_url, "SELECT atena_no, status, address, version, last_event_code FROM persons ORDER BY 1") == [
+    assert q(
+        db_url, "SELECT atena_no, status, address, version, last_event_code FROM persons ORDER BY 1"
+    ) == [
         ("0000000001", "resident", "東京都港区芝浦2丁目2番2号", 2, "30"),
-        ("0000000002", "resident", None, 1, "11"),
-    ][:1] + [q(db_url, "SELECT atena_no, status, address, version, last_event_code FROM persons "
-                       "WHERE atena_no = '0000000002'")[0]]
-    hist = q(db_url, "SELECT version, event_code, CAST(valid_from AS TEXT), CAST(valid_to AS TEXT) "
-                     "FROM person_history WHERE atena_no = '0000000001' ORDER BY version")
+        ("0000000002", "resident", "東京都港区芝1丁目1番1号", 1, "11"),
+    ]
+    hist = q(
+        db_url,
+        "SELECT version, event_code, CAST(valid_from AS TEXT), CAST(valid_to AS TEXT) "
+        "FROM person_history WHERE atena_no = '0000000001' ORDER BY version",
+    )
     assert hist == [(1, "10", "2026-04-01", "2026-04-01"), (2, "30", "2026-04-01", None)]
     # Received form is stored as received (half-width kana stays half-width).
     assert q(db_url, "SELECT name_kana FROM persons WHERE atena_no = '0000000002'") == [("ｼｹﾝ ﾊﾅｺ",)]
-    audit = q(db_url, "SELECT atena_no, fields_changed FROM audit_log WHERE table_name = 'persons' ORDER BY id")
+    audit = q(
+        db_url, "SELECT atena_no, fields_changed FROM audit_log WHERE table_name = 'persons' ORDER BY id"
+    )
     assert audit == [("0000000001", "*"), ("0000000001", "address,address_date"), ("0000000002", "*")]
 
 
 def test_move_out_death_and_cancellation_across_files(feed_root: Path, db_url: str) -> None:
     deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person("0000000001"), person("0000000002")]))
-    deliver(feed_root, "JUKI_DIFF_20260402.csv", resident_csv([
-        person("0000000001", event_code="20", event_date="2026-04-02", removed_date="2026-04-02"),
-        person("0000000002", event_code="21", event_date="2026-04-02", removed_date="2026-04-02"),
-    ]))
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260402.csv",
+        resident_csv(
+            [
+                person("0000000001", event_code="20", event_date="2026-04-02", removed_date="2026-04-02"),
+                person("0000000002", event_code="21", event_date="2026-04-02", removed_date="2026-04-02"),
+            ]
+        ),
+    )
     run(feed_root, db_url)
     assert q(db_url, "SELECT atena_no, status, CAST(removed_date AS TEXT) FROM persons ORDER BY 1") == [
         ("0000000001", "moved_out", "2026-04-02"),
         ("0000000002", "deceased", "2026-04-02"),
     ]
-    deliver(feed_root, "JUKI_DIFF_20260403.csv", resident_csv([
-        person("0000000001", event_code="40", event_date="2026-04-03"),
-        person("0000000002", event_code="30", event_date="2026-04-03"),  # deceased: refused
-        person("0000000002", event_code="33", event_date="2026-04-03", name_kanji="試験　花子"),  # correction ok
-    ]))
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260403.csv",
+        resident_csv(
+            [
+                person("0000000001", event_code="40", event_date="2026-04-03"),
+                person("0000000002", event_code="30", event_date="2026-04-03"),  # deceased: refused
+                person(
+                    "0000000002", event_code="33", event_date="2026-04-03", name_kanji="試験　花子"
+                ),  # correction ok
+            ]
+        ),
+    )
     [s] = run(feed_root, db_url)
     assert (s["accepted"], s["quarantined"]) == (2, 1)
-    assert q(db_url, "SELECT atena_no, status, CAST(removed_date AS TEXT), name_kanji FROM persons ORDER BY 1") == [
+    assert q(
+        db_url, "SELECT atena_no, status, CAST(removed_date AS TEXT), name_kanji FROM persons ORDER BY 1"
+    ) == [
         ("0000000001", "resident", None, "試験　太郎"),
-        ("0000000002", "deceased", "2026-04-02", "試験　花子"),  # a blank 消除日 on 33 keeps the one on record
+        (
+            "0000000002",
+            "deceased",
+            "2026-04-02",
+            "試験　花子",
+        ),  # a blank 消除日 on 33 keeps the one on record
     ]
     assert q(db_url, "SELECT row_no, reasons FROM quarantine") == [(2, "person_deceased")]
     # Exactly one current version per person, and versions are contiguous.
-    assert q(db_url, "SELECT atena_no, COUNT(*) FROM person_history WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1") == [
-        ("0000000001", 1), ("0000000002", 1)]
+    assert q(
+        db_url, "SELECT atena_no, COUNT(*) FROM person_history WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1"
+    ) == [("0000000001", 1), ("0000000002", 1)]
     assert q(db_url, "SELECT version FROM person_history WHERE atena_no = '0000000001' ORDER BY 1") == [
-        (1,), (2,), (3,)]
+        (1,),
+        (2,),
+        (3,),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -89,11 +124,17 @@ def test_move_out_death_and_cancellation_across_files(feed_root: Path, db_url: s
         ([], {"event_code": "30"}, "unknown_person"),
         ([], {"event_code": "20", "removed_date": "2026-04-02"}, "unknown_person"),
         ([{}], {"event_code": "40"}, "not_moved_out"),
-        ([{}, {"event_code": "20", "removed_date": "2026-04-02"}], {"event_code": "30"}, "person_not_resident"),
+        (
+            [{}, {"event_code": "20", "removed_date": "2026-04-02"}],
+            {"event_code": "30"},
+            "person_not_resident",
+        ),
         ([{}, {"event_code": "21", "removed_date": "2026-04-02"}], {"event_code": "10"}, "person_deceased"),
     ],
 )
-def test_state_rules_quarantine(feed_root: Path, db_url: str, prior_events: list, event: dict, reason: str) -> None:
+def test_state_rules_quarantine(
+    feed_root: Path, db_url: str, prior_events: list, event: dict, reason: str
+) -> None:
     rows = [person("0000000009", event_date="2026-04-02", **e) for e in prior_events]
     rows.append(person("0000000009", event_date="2026-04-02", notified_date="2026-04-02", **event))
     deliver(feed_root, "JUKI_DIFF_20260402.csv", resident_csv(rows))
@@ -123,16 +164,24 @@ def test_duplicates_within_and_across_files_count_once(feed_root: Path, db_url: 
 def test_my_number_only_in_its_own_table(feed_root: Path, db_url: str) -> None:
     good = valid_my_number("12345678901")
     bad = good[:11] + str((int(good[11]) + 1) % 10)
-    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([
-        person("0000000001", kojin_no=good),
-        person("0000000002", kojin_no=bad),
-        person("0000000003", kojin_no="12345"),
-    ]))
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260401.csv",
+        resident_csv(
+            [
+                person("0000000001", kojin_no=good),
+                person("0000000002", kojin_no=bad),
+                person("0000000003", kojin_no="12345"),
+            ]
+        ),
+    )
     [s] = run(feed_root, db_url)
     assert (s["accepted"], s["quarantined"]) == (1, 2)
     assert q(db_url, "SELECT atena_no, kojin_no FROM my_number") == [("0000000001", good)]
     assert q(db_url, "SELECT row_no, reasons FROM quarantine ORDER BY 1") == [
-        (2, "kojin_no_check_digit"), (3, "kojin_no_format")]
+        (2, "kojin_no_check_digit"),
+        (3, "kojin_no_format"),
+    ]
     # Neither number is anywhere else in the registry.
     for table in ("persons", "person_history", "quarantine", "audit_log", "ingest_manifest"):
         dump = repr(q(db_url, f"SELECT * FROM {table}"))

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -34,7 +35,7 @@ def _engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(eng, "connect")
-        def _sqlite_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy, not the driver, open transactions, so that DDL such as
             # CREATE TEMP TABLE is inside them too (SQLAlchemy's documented pysqlite recipe).
             dbapi_conn.isolation_level = None
@@ -45,7 +46,7 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(eng, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return eng
@@ -94,7 +95,7 @@ def bulk_insert(conn: Connection, table: str, data: pa.Table, columns: Sequence[
     else:
         marks = ", ".join("?" for _ in columns)
         rows = list(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
-        conn.exec_driver_sql(f"INSERT INTO {table} ({col_list}) VALUES ({marks})", rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(f"INSERT INTO {table} ({col_list}) VALUES ({marks})", rows)
     return data.num_rows
 
 

@@ -33,13 +33,17 @@ def summary(conn: Connection) -> dict[str, object]:
         "SELECT feed, status, COUNT(*), SUM(rows_read), SUM(accepted), SUM(quarantined), SUM(review), "
         "SUM(duplicates) FROM ingest_manifest GROUP BY feed, status ORDER BY feed, status"
     ).fetchall()
-    persons = conn.exec_driver_sql("SELECT status, COUNT(*) FROM persons GROUP BY status ORDER BY status").fetchall()
+    persons = conn.exec_driver_sql(
+        "SELECT status, COUNT(*) FROM persons GROUP BY status ORDER BY status"
+    ).fetchall()
     reasons = conn.exec_driver_sql(
         "SELECT reasons, COUNT(*) FROM quarantine GROUP BY reasons ORDER BY COUNT(*) DESC, reasons"
     ).fetchall()
     keys = ("files", "rows", "accepted", "quarantined", "review", "duplicates")
     return {
-        "files": [{"feed": f, "status": s} | dict(zip(keys, map(int, rest), strict=True)) for f, s, *rest in files],
+        "files": [
+            {"feed": f, "status": s} | dict(zip(keys, map(int, rest), strict=True)) for f, s, *rest in files
+        ],
         "persons": {s: int(n) for s, n in persons},
         "quarantine_reasons": {r: int(n) for r, n in reasons},
         "history_rows": int(conn.exec_driver_sql("SELECT COUNT(*) FROM person_history").scalar_one()),
@@ -48,8 +52,11 @@ def summary(conn: Connection) -> dict[str, object]:
 
 
 def format_summary(s: dict[str, object]) -> str:
-    lines = ["Files ingested", f"  {'feed':<10} {'status':<10} {'files':>5} {'rows':>9} {'accepted':>9} "
-             f"{'quarant.':>9} {'review':>7} {'dupl.':>7}"]
+    lines = [
+        "Files ingested",
+        f"  {'feed':<10} {'status':<10} {'files':>5} {'rows':>9} {'accepted':>9} "
+        f"{'quarant.':>9} {'review':>7} {'dupl.':>7}",
+    ]
     for f in s["files"]:  # type: ignore[attr-defined]
         lines.append(
             f"  {f['feed']:<10} {f['status']:<10} {f['files']:>5} {f['rows']:>9,} {f['accepted']:>9,} "

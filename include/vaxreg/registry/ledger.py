@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from vaxreg.registry.db import bulk_insert
-from vaxreg.registry.schema import audit_log, ingest_manifest
+from vaxreg.registry.schema import ingest_manifest
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ def applied_entries(conn: Connection, feed: str) -> list[ManifestEntry]:
     """Files of ``feed`` that already counted (applied, or duplicate content under another name)."""
     rows = conn.execute(
         select(
-            ingest_manifest.c.id, ingest_manifest.c.file_name, ingest_manifest.c.sha256, ingest_manifest.c.status
+            ingest_manifest.c.id,
+            ingest_manifest.c.file_name,
+            ingest_manifest.c.sha256,
+            ingest_manifest.c.status,
         ).where(and_(ingest_manifest.c.feed == feed, ingest_manifest.c.status.in_(("applied", "duplicate"))))
     )
     return [ManifestEntry(*r) for r in rows]
@@ -106,9 +110,9 @@ def write_audit(
     *,
     action: str,
     table_name: str,
-    atena_no: list[str | None],
-    fields_changed: list[str | None],
-    detail: list[str | None],
+    atena_no: Sequence[str | None],
+    fields_changed: Sequence[str | None],
+    detail: Sequence[str | None],
 ) -> int:
     n = len(atena_no)
     cols = audit_rows(actor, n) | {
@@ -121,7 +125,9 @@ def write_audit(
     return bulk_insert(conn, "audit_log", pa.table(cols))
 
 
-def audit_event(conn: Connection, actor: Actor, action: str, table_name: str, detail: dict[str, object]) -> None:
+def audit_event(
+    conn: Connection, actor: Actor, action: str, table_name: str, detail: dict[str, object]
+) -> None:
     """One audit record for a whole operation (an ingested file, an export)."""
     write_audit(
         conn,

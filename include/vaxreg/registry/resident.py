@@ -12,6 +12,7 @@ transaction, so a file applies whole or not at all.
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -55,7 +56,11 @@ def judge(prior: str, code: str) -> tuple[str | None, str | None]:
 
 
 _JUDGEMENTS = pd.DataFrame(
-    [(p, c, *judge(p, c)) for p in (UNKNOWN, "resident", "moved_out", "deceased", "removed") for c in EVENT_CODES],
+    [
+        (p, c, *judge(p, c))
+        for p in (UNKNOWN, "resident", "moved_out", "deceased", "removed")
+        for c in EVENT_CODES
+    ],
     columns=["prior_status", "event_code", "state_reason", "new_status"],
 )
 
@@ -81,7 +86,8 @@ def _current_state(conn: Connection, atena: pd.Series) -> pd.DataFrame:
     conn.exec_driver_sql("CREATE TEMP TABLE tmp_atena (atena_no VARCHAR(10) PRIMARY KEY)")
     bulk_insert(conn, "tmp_atena", pa.table({"atena_no": pa.array(atena.unique(), pa.string())}))
     select_list = ", ".join(
-        f"CAST(p.{c} AS TEXT) AS {c}" if c in (*DATE_ATTRIBUTES, "last_event_date") else f"p.{c}" for c in cols
+        f"CAST(p.{c} AS TEXT) AS {c}" if c in (*DATE_ATTRIBUTES, "last_event_date") else f"p.{c}"
+        for c in cols
     )
     rows = conn.exec_driver_sql(
         f"SELECT {select_list} FROM persons p JOIN tmp_atena t ON t.atena_no = p.atena_no"
@@ -109,12 +115,16 @@ def _judge_in_order(cand: pd.DataFrame, prior: pd.DataFrame) -> tuple[np.ndarray
     status = verdict["new_status"].to_numpy(dtype=object)
 
     multi = np.flatnonzero(cand["atena_no"].duplicated(keep=False).to_numpy())
-    state: dict[str, tuple[str, int]] = {}
-    atena, codes, prior_stat = cand["atena_no"].to_numpy(), cand["event_code"].to_numpy(), prior_status.to_numpy()
+    state: dict[str, tuple[str | None, int]] = {}
+    atena, codes, prior_stat = (
+        cand["atena_no"].to_numpy(),
+        cand["event_code"].to_numpy(),
+        prior_status.to_numpy(),
+    )
     for i in multi:  # in seq order: only persons with several events in this file
         a = atena[i]
         st, ref = state.get(a, (prior_stat[i], int(prior_ref[i])))
-        r, s = judge(st, codes[i])
+        r, s = judge(st or UNKNOWN, codes[i])
         reason[i], status[i], prior_ref[i] = r, s, ref
         if r is None:
             state[a] = (s, int(i))
@@ -202,7 +212,11 @@ def apply_file(
     if len(app):
         _write_persons(conn, app, app_prior, changed, applied, prior, kojin_no, manifest_id, file_name, actor)
     ledger.audit_event(
-        conn, actor, "ingest", "ingest_manifest", {"file": file_name, "manifest_id": manifest_id} | out.as_dict()
+        conn,
+        actor,
+        "ingest",
+        "ingest_manifest",
+        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
     )
     assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates
     return out
@@ -218,7 +232,10 @@ def _write_quarantine(
 ) -> None:
     received = [c for c in RESIDENT.columns if c in df.columns]
     by_row = df.set_index("row_no").loc[q_rows["row_no"], received]
-    raws = [raw_row_json(r, RESIDENT) for r in by_row.to_dict("records")] + [r[2] for r in rejected]
+    records = by_row.to_dict("records")
+    raws = [raw_row_json({str(k): v for k, v in r.items()}, RESIDENT) for r in records] + [
+        r[2] for r in rejected
+    ]
     row_nos = [int(r) for r in q_rows["row_no"]] + [r[0] for r in rejected]
     reasons = list(q_rows["reasons"]) + [r[1] for r in rejected]
     n = len(row_nos)
@@ -265,8 +282,11 @@ def _write_persons(
     close = app.loc[first & atena.isin(prior.index), ["atena_no", "event_date"]]
     if len(close):
         conn.exec_driver_sql("CREATE TEMP TABLE tmp_close (atena_no VARCHAR(10) PRIMARY KEY, valid_to DATE)")
-        bulk_insert(conn, "tmp_close", pa.Table.from_pandas(close.rename(columns={"event_date": "valid_to"}),
-                                                             preserve_index=False))
+        bulk_insert(
+            conn,
+            "tmp_close",
+            pa.Table.from_pandas(close.rename(columns={"event_date": "valid_to"}), preserve_index=False),
+        )
         conn.exec_driver_sql(
             "UPDATE person_history SET valid_to = (SELECT t.valid_to FROM tmp_close t "
             "WHERE t.atena_no = person_history.atena_no) "
@@ -299,8 +319,11 @@ def _write_persons(
     _upsert(conn, "persons", _frame_to_table(current), key="atena_no", all_new=prior.empty)
 
     # My Number goes to its own table only (privacy.md P1).
-    numbers = [(a, kojin_no[int(r)]) for a, r in zip(app.loc[last, "atena_no"], app.loc[last, "row_no"],
-                                                      strict=True) if int(r) in kojin_no]
+    numbers = [
+        (a, kojin_no[int(r)])
+        for a, r in zip(app.loc[last, "atena_no"], app.loc[last, "row_no"], strict=True)
+        if int(r) in kojin_no
+    ]
     has_number = app["row_no"].astype(int).isin(kojin_no.keys()).to_numpy()
     if numbers:
         table = pa.table(
@@ -343,7 +366,7 @@ def _upsert(conn: Connection, table: str, data: pa.Table, *, key: str, all_new: 
         return
     cols = data.column_names
     tmp = f"tmp_{table}"
-    like = "(LIKE {0} INCLUDING DEFAULTS)".format(table) if is_postgres(conn) else f"AS SELECT * FROM {table} WHERE 0"
+    like = f"(LIKE {table} INCLUDING DEFAULTS)" if is_postgres(conn) else f"AS SELECT * FROM {table} WHERE 0"
     conn.exec_driver_sql(f"CREATE TEMP TABLE {tmp} {like}")
     bulk_insert(conn, tmp, data)
     col_list = ", ".join(cols)
@@ -353,4 +376,3 @@ def _upsert(conn: Connection, table: str, data: pa.Table, *, key: str, all_new: 
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
     conn.exec_driver_sql(f"DROP TABLE {tmp}")
-
