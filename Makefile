@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# airflow standalone starts its components as `airflow …` subprocesses: the venv comes first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # Everything a run writes lives under var/ (git-ignored).
 export VAXREG_HOME ?= $(CURDIR)/var
