@@ -33,11 +33,30 @@ IN_WARD = {10, 11, 12, 13, 30, 31, 32, 33, 40}
 KANA_WORD = "[\u30a1-\u30fa\u30fc\u30fb\uff65-\uff9f]+"
 KATAKANA = re.compile(f"^{KANA_WORD}[\u3000 ]{KANA_WORD}$")
 TOWNS = (
-    "芝", "芝浦", "海岸", "三田", "高輪", "白金", "白金台", "南麻布", "元麻布", "西麻布", "六本木", "赤坂",
-    "南青山", "北青山", "虎ノ門", "新橋", "台場", "港南",
+    "芝",
+    "芝浦",
+    "海岸",
+    "三田",
+    "高輪",
+    "白金",
+    "白金台",
+    "南麻布",
+    "元麻布",
+    "西麻布",
+    "六本木",
+    "赤坂",
+    "南青山",
+    "北青山",
+    "虎ノ門",
+    "新橋",
+    "台場",
+    "港南",
 )
-ADDRESS = re.compile(r"^東京都港区(" + "|".join(sorted(TOWNS, key=len, reverse=True))
-                     + r")[1-9]丁目[0-9]+番[0-9]+号(　\S+[0-9]+号室)?$")
+ADDRESS = re.compile(
+    r"^東京都港区("
+    + "|".join(sorted(TOWNS, key=len, reverse=True))
+    + r")[1-9]丁目[0-9]+番[0-9]+号(　\S+[0-9]+号室)?$"
+)
 OLD_FORMS = set("髙﨑邊邉齋齊濵德澤𠮷")
 SMALL = 2_000
 MEDIUM = 20_000
@@ -145,7 +164,11 @@ def test_truth_rows_cover_every_data_row(small: Run) -> None:
     for f, feed in zip(summary["files"], small.feeds, strict=True):
         outcomes = Counter(small.truth[(feed.name, int(r["seq"]))]["outcome"] for r in feed.rows)
         assert (f["rows"], f["accepted"], f["quarantined"], f["duplicates"]) == (
-            len(feed.rows), outcomes["accepted"], outcomes["quarantined"], outcomes["duplicate"])
+            len(feed.rows),
+            outcomes["accepted"],
+            outcomes["quarantined"],
+            outcomes["duplicate"],
+        )
     no_kojin = (small.root / "truth").glob("*")
     kojin = {r["kojin_no"] for f in small.feeds for r in f.rows if r["kojin_no"]}
     for path in no_kojin:
@@ -173,8 +196,12 @@ def _date(value: str) -> dt.date | None:
 
 
 def _accepted(run: Run) -> list[tuple[Feed, dict[str, str]]]:
-    return [(f, r) for f in run.feeds for r in f.rows
-            if run.truth[(f.name, int(r["seq"]))]["outcome"] == "accepted"]
+    return [
+        (f, r)
+        for f in run.feeds
+        for r in f.rows
+        if run.truth[(f.name, int(r["seq"]))]["outcome"] == "accepted"
+    ]
 
 
 def test_clean_rows_are_valid(small: Run) -> None:
@@ -237,8 +264,9 @@ def test_dirt_present_in_each_category(medium: Run) -> None:
     for reason in (*REASONS, "duplicate"):
         assert outcomes[reason] > 0, reason
     initial = medium.feeds[0]
-    dirty0 = sum(1 for r in initial.rows
-                 if medium.truth[(initial.name, int(r["seq"]))]["outcome"] != "accepted")
+    dirty0 = sum(
+        1 for r in initial.rows if medium.truth[(initial.name, int(r["seq"]))]["outcome"] != "accepted"
+    )
     assert 0.003 < dirty0 / len(initial.rows) < 0.008
     nightly = [(f, r) for f in medium.feeds[1:] for r in f.rows]
     dirty = sum(1 for f, r in nightly if medium.truth[(f.name, int(r["seq"]))]["outcome"] != "accepted")
@@ -294,8 +322,17 @@ def _state_fault(code: int, status: str | None) -> str | None:
     return None
 
 
-_AFTER = {10: "resident", 11: "resident", 12: "resident", 13: "resident", 40: "resident",
-          20: "moved_out", 23: "moved_out", 21: "deceased", 22: "removed"}
+_AFTER = {
+    10: "resident",
+    11: "resident",
+    12: "resident",
+    13: "resident",
+    40: "resident",
+    20: "moved_out",
+    23: "moved_out",
+    21: "deceased",
+    22: "removed",
+}
 
 
 def _replay(run: Run) -> None:

@@ -107,9 +107,11 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[bytes, list[int], list[tu
         data = data[3:]
     try:
         text = data.decode(encoding)
-        return text.encode("utf-8"), list(range(1, text.count("\n") + 2)), []
     except UnicodeDecodeError:
         pass
+    else:
+        utf8 = data if encoding == "utf-8" else text.encode()
+        return utf8, list(range(1, utf8.count(b"\n") + 2)), []
     good: list[bytes] = []
     line_nos: list[int] = []
     bad: list[tuple[int, str, str]] = []

@@ -20,7 +20,8 @@ _MY_NUMBER_WEIGHTS = np.array([n + 1 if n <= 6 else n - 5 for n in range(1, 12)]
 _MUNICIPALITY_WEIGHTS = np.array([6, 5, 4, 3, 2], dtype=np.int64)
 
 ATENA_NO_RE = re.compile(r"^[0-9]{10}$")
-ISO_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Years 1800-2099 only: nothing else can be a real date in these feeds (and PostgreSQL has no year 0).
+ISO_DATE_RE = r"^(18|19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}$"
 
 
 def my_number_check_digit(first11: str) -> int:
@@ -83,18 +84,22 @@ def municipality_code_valid_mask(values: pa.Array) -> np.ndarray:
     return ok & (check == digits[:, 5])
 
 
+def parse_iso_dates(values: pa.Array) -> pa.Array:
+    """Timestamps of the values that are real calendar dates written ``YYYY-MM-DD``, else null."""
+    values = values.cast(pa.string())
+    shaped = pc.if_else(pc.fill_null(pc.match_substring_regex(values, ISO_DATE_RE), False), values, None)
+    parsed = pc.strptime(shaped, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2023-02-30 over to 2023-03-02: a real date keeps its month and day.
+    real = pc.and_(
+        pc.equal(pc.month(parsed), pc.cast(pc.utf8_slice_codeunits(shaped, 5, 7), pa.int64())),
+        pc.equal(pc.day(parsed), pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())),
+    )
+    return pc.if_else(pc.fill_null(real, False), parsed, None)
+
+
 def iso_date_valid_mask(values: pa.Array) -> np.ndarray:
     """True where the value is a real calendar date written ``YYYY-MM-DD``."""
-    values = pc.fill_null(values.cast(pa.string()), "")
-    parsed = pc.strptime(
-        pc.if_else(pc.match_substring_regex(values, ISO_DATE_RE), values, None),
-        format="%Y-%m-%d",
-        unit="s",
-        error_is_null=True,
-    )
-    # strptime accepts 2023-02-30 on some platforms; a round trip proves the date is real.
-    back = pc.strftime(parsed, format="%Y-%m-%d")
-    return pc.fill_null(pc.equal(back, values), False).to_numpy(zero_copy_only=False)
+    return pc.is_valid(parse_iso_dates(values)).to_numpy(zero_copy_only=False)
 
 
 def parse_iso_date(value: str) -> dt.date:

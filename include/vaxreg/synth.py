@@ -90,8 +90,20 @@ _FOREIGN_SHARE = 0.03
 _CHUNK = 1 << 18
 
 # Nightly event mix (event code → share of the night's clean rows).
-_MIX = {30: 0.30, 20: 0.15, 10: 0.15, 11: 0.08, 21: 0.08, 31: 0.05, 32: 0.08, 33: 0.04, 40: 0.02,
-        23: 0.02, 22: 0.01, 13: 0.02}
+_MIX = {
+    30: 0.30,
+    20: 0.15,
+    10: 0.15,
+    11: 0.08,
+    21: 0.08,
+    31: 0.05,
+    32: 0.08,
+    33: 0.04,
+    40: 0.02,
+    23: 0.02,
+    22: 0.01,
+    13: 0.02,
+}
 
 Block = dict[str, np.ndarray]
 
@@ -209,13 +221,36 @@ _KANJI_NAMED_GROUPS = (10, 11)  # Chinese/Korean names are written in kanji; oth
 
 # Minato towns (町名): name, number of 丁目, relative population.
 _TOWNS = (
-    ("芝", 5, 8), ("芝浦", 4, 12), ("海岸", 3, 3), ("三田", 5, 7), ("高輪", 4, 9), ("白金", 6, 6),
-    ("白金台", 5, 4), ("南麻布", 5, 5), ("元麻布", 3, 2), ("西麻布", 4, 2), ("六本木", 7, 5), ("赤坂", 9, 7),
-    ("南青山", 7, 5), ("北青山", 3, 1), ("虎ノ門", 5, 2), ("新橋", 6, 2), ("台場", 2, 2), ("港南", 4, 10),
+    ("芝", 5, 8),
+    ("芝浦", 4, 12),
+    ("海岸", 3, 3),
+    ("三田", 5, 7),
+    ("高輪", 4, 9),
+    ("白金", 6, 6),
+    ("白金台", 5, 4),
+    ("南麻布", 5, 5),
+    ("元麻布", 3, 2),
+    ("西麻布", 4, 2),
+    ("六本木", 7, 5),
+    ("赤坂", 9, 7),
+    ("南青山", 7, 5),
+    ("北青山", 3, 1),
+    ("虎ノ門", 5, 2),
+    ("新橋", 6, 2),
+    ("台場", 2, 2),
+    ("港南", 4, 10),
 )
 _BUILDINGS = (
-    "パークハウス", "タワーレジデンス", "ハイツ", "コート", "レジデンス", "ガーデンヒルズ", "マンション",
-    "ザ・タワー", "グランドメゾン", "テラス",
+    "パークハウス",
+    "タワーレジデンス",
+    "ハイツ",
+    "コート",
+    "レジデンス",
+    "ガーデンヒルズ",
+    "マンション",
+    "ザ・タワー",
+    "グランドメゾン",
+    "テラス",
 )
 
 
@@ -435,15 +470,48 @@ def _draw_jp_family(rng: np.random.Generator, v: _Vocab, k: int) -> np.ndarray:
 
 
 _PERSON_FIELDS: dict[str, tuple[type, int]] = {
-    "kojin": (np.int64, -1), "fam": (np.int32, 0), "giv": (np.int32, 0), "half": (np.bool_, 0),
-    "cls": (np.int8, 1), "birth": (np.int32, 0), "sex": (np.int8, 1), "hh": (np.int32, -1),
-    "rel": (np.int8, 0), "town": (np.int8, 0), "chome": (np.int8, 1), "banchi": (np.int16, 1),
-    "go": (np.int16, 1), "bldg": (np.int16, -1), "room": (np.int16, 101), "addr_date": (np.int32, 0),
-    "res_since": (np.int32, 0), "frs": (np.int32, _NO_DATE), "status": (np.int8, _UNKNOWN),
-    "removed": (np.int32, _NO_DATE), "last_ev": (np.int32, 0), "out_night": (np.int16, -1),
+    "kojin": (np.int64, -1),
+    "fam": (np.int32, 0),
+    "giv": (np.int32, 0),
+    "half": (np.bool_, 0),
+    "cls": (np.int8, 1),
+    "birth": (np.int32, 0),
+    "sex": (np.int8, 1),
+    "hh": (np.int32, -1),
+    "rel": (np.int8, 0),
+    "town": (np.int8, 0),
+    "chome": (np.int8, 1),
+    "banchi": (np.int16, 1),
+    "go": (np.int16, 1),
+    "bldg": (np.int16, -1),
+    "room": (np.int16, 101),
+    "addr_date": (np.int32, 0),
+    "res_since": (np.int32, 0),
+    "frs": (np.int32, _NO_DATE),
+    "status": (np.int8, _UNKNOWN),
+    "removed": (np.int32, _NO_DATE),
+    "last_ev": (np.int32, 0),
+    "out_night": (np.int16, -1),
 }
-_SNAP_FIELDS = ("kojin", "fam", "giv", "half", "cls", "birth", "sex", "rel", "town", "chome", "banchi",
-                "go", "bldg", "room", "addr_date", "res_since", "frs")
+_SNAP_FIELDS = (
+    "kojin",
+    "fam",
+    "giv",
+    "half",
+    "cls",
+    "birth",
+    "sex",
+    "rel",
+    "town",
+    "chome",
+    "banchi",
+    "go",
+    "bldg",
+    "room",
+    "addr_date",
+    "res_since",
+    "frs",
+)
 
 
 class _Registry:
@@ -492,7 +560,7 @@ class _Registry:
         self.c["kojin"][pids[has]] = numbers
 
     def take_gaps(self, k: int) -> np.ndarray:
-        out = self.gaps[self.gap_next:self.gap_next + k]
+        out = self.gaps[self.gap_next : self.gap_next + k]
         self.gap_next += out.size
         return out
 
@@ -504,9 +572,14 @@ class _Registry:
         head = self.hh_head[hh]
         code_arr = np.broadcast_to(np.asarray(code, dtype=np.int16), pids.shape).copy()
         b.update(
-            pid=pids.astype(np.int64), atena=self.atena[pids], hh_no=self.hh_no[hh],
-            head_fam=c["fam"][head], head_giv=c["giv"][head], code=code_arr,
-            ev=ev.astype(np.int32), notif=notif.astype(np.int32),
+            pid=pids.astype(np.int64),
+            atena=self.atena[pids],
+            hh_no=self.hh_no[hh],
+            head_fam=c["fam"][head],
+            head_giv=c["giv"][head],
+            code=code_arr,
+            ev=ev.astype(np.int32),
+            notif=notif.astype(np.int32),
             row_removed=np.where((code_arr >= 20) & (code_arr <= 23), ev, _NO_DATE).astype(np.int32),
         )
         return b
@@ -534,8 +607,9 @@ def _household_sizes(rng: np.random.Generator, persons: int, p: list[float]) -> 
     return sizes
 
 
-def _people(rng: np.random.Generator, v: _Vocab, sizes: np.ndarray, ref: np.ndarray,
-            foreign_share: float) -> tuple[Block, Block]:
+def _people(
+    rng: np.random.Generator, v: _Vocab, sizes: np.ndarray, ref: np.ndarray, foreign_share: float
+) -> tuple[Block, Block]:
     """Members of new households (relationship, sex, birth, names, address); ref = day per household."""
     n_hh = sizes.size
     n = int(sizes.sum())
@@ -548,8 +622,9 @@ def _people(rng: np.random.Generator, v: _Vocab, sizes: np.ndarray, ref: np.ndar
     elderly = np.minimum(65 + rng.exponential(10, n_hh), 101)
     head_age = np.where(
         single,
-        np.where(mix < 0.55, rng.uniform(20, 40, n_hh),
-                 np.where(mix < 0.8, rng.uniform(40, 65, n_hh), elderly)),
+        np.where(
+            mix < 0.55, rng.uniform(20, 40, n_hh), np.where(mix < 0.8, rng.uniform(40, 65, n_hh), elderly)
+        ),
         rng.uniform(27, 76, n_hh),
     )
     u = rng.random(n)
@@ -581,8 +656,15 @@ def _people(rng: np.random.Generator, v: _Vocab, sizes: np.ndarray, ref: np.ndar
     giv = _draw_given(rng, v, np.where(group == 0, _cohort(birth), group).astype(np.int8), sex)
     addr = _random_address(rng, n_hh)
     people: Block = {
-        "hl": hl, "pos": pos, "rel": rel, "sex": sex, "birth": birth, "fam": fam_hh[hl], "giv": giv,
-        "half": rng.random(n) < _HALF_WIDTH_SHARE, "cls": np.where(group == 0, 1, 2).astype(np.int8),
+        "hl": hl,
+        "pos": pos,
+        "rel": rel,
+        "sex": sex,
+        "birth": birth,
+        "fam": fam_hh[hl],
+        "giv": giv,
+        "half": rng.random(n) < _HALF_WIDTH_SHARE,
+        "cls": np.where(group == 0, 1, 2).astype(np.int8),
     }
     people.update({k: a[hl] for k, a in addr.items()})
     return people, {"head_age": head_age, "foreign": foreign_hh}
@@ -607,11 +689,17 @@ def _initial(reg: _Registry, v: _Vocab, rng: np.random.Generator, persons: int, 
     code = np.where(addr > res, 12, np.where(res == birth, np.where(start - birth <= 30, 11, 12), 10))
     notif = np.minimum(addr + rng.integers(0, 15, size=persons), start)
     reg.put(pids, {k: p[k] for k in p if k not in ("hl", "pos")})
-    reg.put(pids, {
-        "hh": hids[hl].astype(np.int32), "addr_date": addr, "res_since": res,
-        "frs": np.where(p["cls"] == 2, np.maximum(res, _FOREIGN_RESIDENT_LAW), _NO_DATE).astype(np.int32),
-        "status": np.full(persons, _RESIDENT, dtype=np.int8), "last_ev": addr,
-    })
+    reg.put(
+        pids,
+        {
+            "hh": hids[hl].astype(np.int32),
+            "addr_date": addr,
+            "res_since": res,
+            "frs": np.where(p["cls"] == 2, np.maximum(res, _FOREIGN_RESIDENT_LAW), _NO_DATE).astype(np.int32),
+            "status": np.full(persons, _RESIDENT, dtype=np.int8),
+            "last_ev": addr,
+        },
+    )
     reg.assign_my_numbers(rng, pids)
     b = reg.snapshot(pids, code.astype(np.int16), addr, notif)
     return b
@@ -661,8 +749,15 @@ class _Night:
         ev = self.day - self.rng.integers(lo, hi + 1, size=pids.size)
         return np.maximum(np.maximum(ev, self.c["last_ev"][pids]), self.c["birth"][pids]).astype(np.int32)
 
-    def emit(self, pids: np.ndarray, code: int, ev: np.ndarray, groups: np.ndarray, step: int,
-             sub: np.ndarray | None = None) -> None:
+    def emit(
+        self,
+        pids: np.ndarray,
+        code: int,
+        ev: np.ndarray,
+        groups: np.ndarray,
+        step: int,
+        sub: np.ndarray | None = None,
+    ) -> None:
         notif = ev + np.floor(self.rng.random(pids.size) * (self.day - ev + 1)).astype(np.int32)
         self.c["last_ev"][pids] = ev
         b = self.reg.snapshot(pids, code, ev, notif)
@@ -735,8 +830,16 @@ class _Night:
         sex = c["sex"][: self.reg.n]
         brides = self.pick(self.solo() & jp & (sex == 2) & (age >= 22) & (age <= 45), b)
         cnt = self.hh_count()
-        grooms = self.pick(self.free() & jp & (sex == 1) & (c["rel"][: self.reg.n] == _HEAD)
-                           & (cnt[c["hh"][: self.reg.n]] == 1) & (age >= 25) & (age <= 60), brides.size)
+        grooms = self.pick(
+            self.free()
+            & jp
+            & (sex == 1)
+            & (c["rel"][: self.reg.n] == _HEAD)
+            & (cnt[c["hh"][: self.reg.n]] == 1)
+            & (age >= 25)
+            & (age <= 60),
+            brides.size,
+        )
         brides = brides[: grooms.size]
         g = self.new_groups(brides.size)
         for k in _ADDRESS_FIELDS:
@@ -813,8 +916,9 @@ class _Night:
         n = self.reg.n
         known = (c["status"][:n] != _UNKNOWN) & ~self.used[:n]
         k_other = int(rng.binomial(counts[33], 0.15))
-        p = np.concatenate([self.pick(known & ~self.resident(), k_other),
-                            self.pick(self.free(), counts[33] - k_other)])
+        p = np.concatenate(
+            [self.pick(known & ~self.resident(), k_other), self.pick(self.free(), counts[33] - k_other)]
+        )
         p = np.concatenate([p, self.pick(self.free(), counts[33] - p.size)])
         sink += counts[33] - p.size
         self.correct(p)
@@ -841,8 +945,9 @@ class _Night:
         self.c["hh"][p], self.c["rel"][p] = h, _HEAD
         self.emit(p, 32, self.dates(p, 0, 7), g, step)
 
-    def leave(self, p: np.ndarray, code: int, ev: np.ndarray, g: np.ndarray,
-              sub: np.ndarray | None = None) -> None:
+    def leave(
+        self, p: np.ndarray, code: int, ev: np.ndarray, g: np.ndarray, sub: np.ndarray | None = None
+    ) -> None:
         status = {20: _MOVED_OUT, 21: _DECEASED, 22: _REMOVED, 23: _MOVED_OUT}[code]
         self.c["status"][p], self.c["removed"][p] = status, ev
         self.c["out_night"][p] = self.night if code == 20 else -1
@@ -855,8 +960,13 @@ class _Night:
         giv_alt, fam_alt, fam_var = v.giv.alt[c["giv"][p]], v.fam.alt[c["fam"][p]], v.fam.variant[c["fam"][p]]
         ok = np.select(
             [kind == 1, kind == 2, kind == 3, kind == 4, kind == 5],
-            [giv_alt != c["giv"][p], fam_alt != c["fam"][p], fam_var != c["fam"][p], c["half"][p],
-             c["rel"][p] == _CHILD],
+            [
+                giv_alt != c["giv"][p],
+                fam_alt != c["fam"][p],
+                fam_var != c["fam"][p],
+                c["half"][p],
+                c["rel"][p] == _CHILD,
+            ],
             default=False,
         )
         kind = np.where(ok, kind, 0)  # fall back to a birth-date fix
@@ -871,8 +981,14 @@ class _Night:
         """Babies of resident mothers (世帯主 or 妻); returns the shortfall."""
         c, rng, reg, n = self.c, self.rng, self.reg, self.reg.n
         age = self.age()
-        mothers = self.pick(self.free() & (c["sex"][:n] == 2) & (age >= 20) & (age <= 45)
-                            & np.isin(c["rel"][:n], (_HEAD, _WIFE)), k)
+        mothers = self.pick(
+            self.free()
+            & (c["sex"][:n] == 2)
+            & (age >= 20)
+            & (age <= 45)
+            & np.isin(c["rel"][:n], (_HEAD, _WIFE)),
+            k,
+        )
         if mothers.size == 0:
             return k
         kids = reg.alloc(mothers.size)
@@ -882,11 +998,19 @@ class _Night:
         cls = c["cls"][mothers]
         group = np.where(cls == 2, self.v.fam.group[fam], 3).astype(np.int8)
         vals: Block = {
-            "fam": fam, "giv": _draw_given(rng, self.v, group, sex),
-            "half": rng.random(kids.size) < _HALF_WIDTH_SHARE, "cls": cls, "birth": birth, "sex": sex,
-            "hh": c["hh"][mothers], "rel": np.full(kids.size, _CHILD),
-            "addr_date": birth, "res_since": birth, "frs": np.where(cls == 2, birth, _NO_DATE),
-            "status": np.full(kids.size, _RESIDENT), "last_ev": birth,
+            "fam": fam,
+            "giv": _draw_given(rng, self.v, group, sex),
+            "half": rng.random(kids.size) < _HALF_WIDTH_SHARE,
+            "cls": cls,
+            "birth": birth,
+            "sex": sex,
+            "hh": c["hh"][mothers],
+            "rel": np.full(kids.size, _CHILD),
+            "addr_date": birth,
+            "res_since": birth,
+            "frs": np.where(cls == 2, birth, _NO_DATE),
+            "status": np.full(kids.size, _RESIDENT),
+            "last_ev": birth,
         }
         vals.update({k2: c[k2][mothers] for k2 in _ADDRESS_FIELDS})
         reg.put(kids, vals)
@@ -909,10 +1033,18 @@ class _Night:
             sex = np.where(rng.random(pj.size) < 0.4, 1, 2).astype(np.int8)
             birth = (c["birth"][heads] - rng.integers(24 * 365, 37 * 365, size=pj.size)).astype(np.int32)
             vals: Block = {
-                "fam": c["fam"][heads], "giv": _draw_given(rng, v, _cohort(birth), sex),
-                "half": rng.random(pj.size) < _HALF_WIDTH_SHARE, "cls": np.ones(pj.size, dtype=np.int8),
-                "birth": birth, "sex": sex, "hh": c["hh"][heads], "rel": np.where(sex == 1, _FATHER, _MOTHER),
-                "addr_date": ev, "res_since": ev, "status": np.full(pj.size, _RESIDENT), "last_ev": ev,
+                "fam": c["fam"][heads],
+                "giv": _draw_given(rng, v, _cohort(birth), sex),
+                "half": rng.random(pj.size) < _HALF_WIDTH_SHARE,
+                "cls": np.ones(pj.size, dtype=np.int8),
+                "birth": birth,
+                "sex": sex,
+                "hh": c["hh"][heads],
+                "rel": np.where(sex == 1, _FATHER, _MOTHER),
+                "addr_date": ev,
+                "res_since": ev,
+                "status": np.full(pj.size, _RESIDENT),
+                "last_ev": ev,
             }
             vals.update({k: c[k][heads] for k in _ADDRESS_FIELDS})
             reg.put(pj, vals)
@@ -930,11 +1062,17 @@ class _Night:
         reg.hh_head[hids] = pids[p["pos"] == 0]
         ev = ev_hh[p["hl"]].astype(np.int32)
         reg.put(pids, {k: p[k] for k in p if k not in ("hl", "pos")})
-        reg.put(pids, {
-            "hh": hids[p["hl"]].astype(np.int32), "addr_date": ev, "res_since": ev,
-            "frs": np.where(p["cls"] == 2, ev, _NO_DATE).astype(np.int32), "status": np.full(rest, _RESIDENT),
-            "last_ev": ev,
-        })
+        reg.put(
+            pids,
+            {
+                "hh": hids[p["hl"]].astype(np.int32),
+                "addr_date": ev,
+                "res_since": ev,
+                "frs": np.where(p["cls"] == 2, ev, _NO_DATE).astype(np.int32),
+                "status": np.full(rest, _RESIDENT),
+                "last_ev": ev,
+            },
+        )
         reg.assign_my_numbers(rng, pids)
         self.mark(pids)
         g = self.new_groups(sizes.size)[p["hl"]]
@@ -993,8 +1131,16 @@ def _kana(v: _Vocab, fam: np.ndarray, giv: np.ndarray, half: np.ndarray) -> pa.A
 
 def _address(b: Block) -> pa.Array:
     towns = _town_tables()[0]
-    base = _join("東京都港区", towns.take(b["town"]), _num(b["chome"]), "丁目", _num(b["banchi"]), "番",
-                 _num(b["go"]), "号")
+    base = _join(
+        "東京都港区",
+        towns.take(b["town"]),
+        _num(b["chome"]),
+        "丁目",
+        _num(b["banchi"]),
+        "番",
+        _num(b["go"]),
+        "号",
+    )
     has = b["bldg"] >= 0
     if not has.any():
         return base
@@ -1082,7 +1228,7 @@ def _bad_atena(rng: np.random.Generator, atena: str) -> str:
         return atena + str(int(rng.integers(10)))  # 11 digits
     if kind == 2:
         i = int(rng.integers(len(atena)))
-        return atena[:i] + "OIAB"[int(rng.integers(4))] + atena[i + 1:]
+        return atena[:i] + "OIAB"[int(rng.integers(4))] + atena[i + 1 :]
     return atena.translate(str.maketrans("0123456789", "０１２３４５６７８９"))  # full-width digits
 
 
@@ -1130,8 +1276,9 @@ _ELIGIBLE_CODES: dict[str, tuple[int, ...]] = {
 }
 
 
-def _plan_dirt(budget: int, rotation: list[str], pointer: int,
-               capacity: dict[str, int]) -> tuple[dict[str, int], int]:
+def _plan_dirt(
+    budget: int, rotation: list[str], pointer: int, capacity: dict[str, int]
+) -> tuple[dict[str, int], int]:
     """Spread `budget` rows over the categories round-robin, skipping those without candidates."""
     counts = dict.fromkeys(rotation, 0)
     for _ in range(budget):
@@ -1144,8 +1291,9 @@ def _plan_dirt(budget: int, rotation: list[str], pointer: int,
     return counts, pointer
 
 
-def _dirt_counts(reg: _Registry, clean: Block, nightly: bool, rotation: list[str],
-                 pointer: int) -> tuple[dict[str, int], int]:
+def _dirt_counts(
+    reg: _Registry, clean: Block, nightly: bool, rotation: list[str], pointer: int
+) -> tuple[dict[str, int], int]:
     """Dirty rows per category for one file (~0.5% of the initial load, ~1.5% of a night)."""
     n = clean["pid"].size
     capacity = {r: n for r in ("unknown_person", *FIELD_REASONS, DUPLICATE)}
@@ -1153,16 +1301,19 @@ def _dirt_counts(reg: _Registry, clean: Block, nightly: bool, rotation: list[str
     if not nightly:
         return _plan_dirt(max(1, round(n * _INITIAL_DIRT_RATE)), rotation, pointer, capacity)
     status = reg.c["status"][: reg.n]
-    capacity.update({
-        "person_deceased": int((status == _DECEASED).sum()),
-        "person_not_resident": int(((status == _MOVED_OUT) | (status == _REMOVED)).sum()),
-        "not_moved_out": int((status == _RESIDENT).sum()),
-    })
+    capacity.update(
+        {
+            "person_deceased": int((status == _DECEASED).sum()),
+            "person_not_resident": int(((status == _MOVED_OUT) | (status == _REMOVED)).sum()),
+            "not_moved_out": int((status == _RESIDENT).sum()),
+        }
+    )
     return _plan_dirt(max(1, round(n * _NIGHTLY_DIRT_RATE)), rotation, pointer, capacity)
 
 
-def _make_dirt(rng: np.random.Generator, reg: _Registry, v: _Vocab, clean: Block, day: int,
-               counts: dict[str, int]) -> _Dirty:
+def _make_dirt(
+    rng: np.random.Generator, reg: _Registry, v: _Vocab, clean: Block, day: int, counts: dict[str, int]
+) -> _Dirty:
     """Dirty rows for one file. The registry must hold the state after the file's clean rows."""
     n = clean["pid"].size
     dirty = _Dirty.empty()
@@ -1264,11 +1415,11 @@ def _quote(col: pa.Array, force: bool) -> pa.Array:
 def _buffer(lines: pa.Array) -> memoryview:
     """The concatenated bytes of a string array (no copy)."""
     lines = pc.fill_null(lines, "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
     if data is None:
         return memoryview(b"")
-    return memoryview(data)[int(offsets[0]): int(offsets[-1])]
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
 def _write_lines(fh: BinaryIO, digest: Any, cols: list[pa.Array], eol: str) -> None:
@@ -1279,8 +1430,9 @@ def _write_lines(fh: BinaryIO, digest: Any, cols: list[pa.Array], eol: str) -> N
         digest.update(buf)
 
 
-def _write_file(path: Path, clean: Block, dirty: _Dirty, v: _Vocab, style: _Style,
-                truth: BinaryIO) -> dict[str, Any]:
+def _write_file(
+    path: Path, clean: Block, dirty: _Dirty, v: _Vocab, style: _Style, truth: BinaryIO
+) -> dict[str, Any]:
     """One feed file + its ``.done`` marker; appends the truth of each row. Returns per-file counts."""
     n_clean, n_dirty = clean["pid"].size, len(dirty.pos)
     pos = np.concatenate([np.arange(n_clean), np.array(dirty.pos, dtype=np.int64)])
@@ -1297,7 +1449,7 @@ def _write_file(path: Path, clean: Block, dirty: _Dirty, v: _Vocab, style: _Styl
         fh.write(head.encode())
         digest.update(head.encode())
         for s in range(0, total, _CHUNK):
-            part = src[s: s + _CHUNK]
+            part = src[s : s + _CHUNK]
             is_clean = part < n_clean
             rendered = _render(_take(clean, part[is_clean]), v)
             d_idx = part[~is_clean] - n_clean
@@ -1305,24 +1457,42 @@ def _write_file(path: Path, clean: Block, dirty: _Dirty, v: _Vocab, style: _Styl
             back = np.empty(part.size, dtype=np.int64)
             back[is_clean] = np.arange(k)
             back[~is_clean] = k + np.arange(d_idx.size)
-            cols = [pa.concat_arrays([r, dc.take(d_idx)]).take(back)
-                    for r, dc in zip(rendered, dcols, strict=True)]
+            cols = [
+                pa.concat_arrays([r, dc.take(d_idx)]).take(back)
+                for r, dc in zip(rendered, dcols, strict=True)
+            ]
             seq = _num(np.arange(s + 1, s + part.size + 1))
             body = [_quote(c, q) for c, q in zip(cols, quote, strict=True)]
             _write_lines(fh, digest, [seq, *body], style.eol)
             reason = np.full(part.size, "", dtype=object)
             reason[~is_clean] = dreason[d_idx]
-            outcome = np.where(reason == "", "accepted",
-                               np.where(reason == DUPLICATE, DUPLICATE, "quarantined"))
+            outcome = np.where(
+                reason == "", "accepted", np.where(reason == DUPLICATE, DUPLICATE, "quarantined")
+            )
             reason_txt = np.where(reason == DUPLICATE, "", reason)
-            _write_lines(truth, None, [pa.array(np.full(part.size, name, dtype=object), pa.string()), seq,
-                                       _quote(cols[0], False), pa.array(outcome.astype(object), pa.string()),
-                                       pa.array(reason_txt.astype(object), pa.string())], "\n")
+            _write_lines(
+                truth,
+                None,
+                [
+                    pa.array(np.full(part.size, name, dtype=object), pa.string()),
+                    seq,
+                    _quote(cols[0], False),
+                    pa.array(outcome.astype(object), pa.string()),
+                    pa.array(reason_txt.astype(object), pa.string()),
+                ],
+                "\n",
+            )
     (path.parent / (name + ".done")).write_text(digest.hexdigest() + "\n", encoding="ascii", newline="\n")
     by_reason = {r: dirty.reason.count(r) for r in (*REASONS, DUPLICATE) if r in dirty.reason}
     dup = by_reason.get(DUPLICATE, 0)
-    return {"file": name, "rows": total, "accepted": n_clean, "quarantined": n_dirty - dup, "duplicates": dup,
-            "by_reason": by_reason}
+    return {
+        "file": name,
+        "rows": total,
+        "accepted": n_clean,
+        "quarantined": n_dirty - dup,
+        "duplicates": dup,
+        "by_reason": by_reason,
+    }
 
 
 def _write_persons(path: Path, reg: _Registry, v: _Vocab) -> int:
@@ -1331,10 +1501,16 @@ def _write_persons(path: Path, reg: _Registry, v: _Vocab) -> int:
     with path.open("wb") as fh:
         fh.write((TRUTH_PERSONS_HEADER + "\n").encode())
         for s in range(0, pids.size, _CHUNK):
-            p = pids[s: s + _CHUNK]
+            p = pids[s : s + _CHUNK]
             status = pa.array(np.array(_STATUS_NAMES, dtype=object)[c["status"][p]], pa.string())
-            cols = [_zpad(reg.atena[p], 10), status, _kana(v, c["fam"][p], c["giv"][p], c["half"][p]),
-                    _date(c["birth"][p]), _num(c["sex"][p]), _date(c["removed"][p])]
+            cols = [
+                _zpad(reg.atena[p], 10),
+                status,
+                _kana(v, c["fam"][p], c["giv"][p], c["half"][p]),
+                _date(c["birth"][p]),
+                _num(c["sex"][p]),
+                _date(c["removed"][p]),
+            ]
             _write_lines(fh, None, cols, "\n")
     return int(pids.size)
 
@@ -1408,13 +1584,26 @@ def synthesize(
         "rows": sum(f["rows"] for f in files),
         "registry_persons": registry_persons,
     }
-    (truth_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                                            encoding="utf-8", newline="\n")
+    (truth_dir / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8", newline="\n"
+    )
     return {
-        **{k: summary[k] for k in ("municipality_code", "seed", "persons", "events_per_night", "rows",
-                                   "registry_persons", "dirt")},
+        **{
+            k: summary[k]
+            for k in (
+                "municipality_code",
+                "seed",
+                "persons",
+                "events_per_night",
+                "rows",
+                "registry_persons",
+                "dirt",
+            )
+        },
         "files": [f"outbox/resident/{f['file']}" for f in files]
         + ["truth/resident_rows.csv", "truth/persons.csv", "truth/summary.json"],
-        "per_file": [{k: f[k] for k in ("file", "date", "rows", "accepted", "quarantined", "duplicates")}
-                     for f in files],
+        "per_file": [
+            {k: f[k] for k in ("file", "date", "rows", "accepted", "quarantined", "duplicates")}
+            for f in files
+        ],
     }

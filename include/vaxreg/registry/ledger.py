@@ -93,15 +93,8 @@ def set_counts(conn: Connection, manifest_id: int, counts: dict[str, int]) -> No
 
 def audit_rows(actor: Actor, n: int) -> dict[str, pa.Array]:
     """The actor columns of ``n`` audit rows."""
-    at = now_text()
-    return {
-        "at": pa.array([at] * n, pa.string()),
-        "dag_id": pa.array([actor.dag_id] * n, pa.string()),
-        "run_id": pa.array([actor.run_id] * n, pa.string()),
-        "task_id": pa.array([actor.task_id] * n, pa.string()),
-        "host": pa.array([actor.host] * n, pa.string()),
-        "purpose": pa.array([actor.purpose] * n, pa.string()),
-    }
+    values = {"at": now_text()} | {k: v for k, v in actor.as_dict().items()}
+    return {k: pa.repeat(pa.scalar(v, pa.string()), n) for k, v in values.items()}
 
 
 def write_audit(
@@ -116,8 +109,8 @@ def write_audit(
 ) -> int:
     n = len(atena_no)
     cols = audit_rows(actor, n) | {
-        "action": pa.array([action] * n, pa.string()),
-        "table_name": pa.array([table_name] * n, pa.string()),
+        "action": pa.repeat(pa.scalar(action, pa.string()), n),
+        "table_name": pa.repeat(pa.scalar(table_name, pa.string()), n),
         "atena_no": pa.array(atena_no, pa.string()),
         "fields_changed": pa.array(fields_changed, pa.string()),
         "detail": pa.array(detail, pa.string()),

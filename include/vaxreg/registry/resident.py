@@ -333,7 +333,7 @@ def _write_persons(
                 "updated_at": pa.array([now] * len(numbers), pa.string()),
             }
         )
-        _upsert(conn, "my_number", table, key="atena_no", all_new=False)
+        _upsert(conn, "my_number", table, key="atena_no", all_new=prior.empty)
 
     # One audit record per applied event: who, what, which fields.
     names = np.array(STATE_COLUMNS, dtype=object)
