@@ -44,8 +44,8 @@ def test_registry_matches_truth(municipality: Path, feed_root: Path, db_url: str
         persons = [
             tuple("" if v is None else str(v) for v in row)
             for row in conn.exec_driver_sql(
-                "SELECT atena_no, status, name_kana, CAST(birth_date AS TEXT), sex, CAST(removed_date AS TEXT) "
-                "FROM persons ORDER BY atena_no"
+                "SELECT atena_no, status, name_kana, CAST(birth_date AS TEXT), sex, "
+                "CAST(removed_date AS TEXT) FROM persons ORDER BY atena_no"
             )
         ]
 
