@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -301,6 +302,16 @@ def _link(src: Path, dest_dir: Path) -> None:
             shutil.copy2(p, dest_dir / p.name)
 
 
+def code_fingerprint() -> str:
+    """sha256 (12 hex) of the package's Python sources other than this file: which code was timed."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        if path.name != "bench.py" and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _machine(pg: Result | None) -> dict[str, Any]:
     cpu = ""
     mem_gib = 0.0
@@ -330,12 +341,12 @@ def _machine(pg: Result | None) -> dict[str, Any]:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(config.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(config.REPO_ROOT), "status", "--porcelain", "--", "include", ":!*/bench.py"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
-        git = head + (" + uncommitted changes" if dirty else "")
+        git = head + (" + uncommitted changes in include/" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         git = "-"
     return {
@@ -349,6 +360,8 @@ def _machine(pg: Result | None) -> dict[str, Any]:
         "postgresql": f"PostgreSQL {pg['version']}" if pg else "-",
         "postgresql_settings": (pg or {}).get("settings", {}),
         "git": git,
+        "sources": code_fingerprint(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -391,6 +404,9 @@ def _load(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+_VERDICTS: dict[bool | None, str] = {True: "met", False: "MISSED", None: "-"}
+
+
 def _ratio(x: float) -> str:
     return f"{x:.1f}×" if x >= 10 else f"{x:.2f}×"
 
@@ -418,6 +434,16 @@ def _targets(bench: Bench) -> list[dict[str, Any]]:
                 "measured": _ratio(ratio),
                 "wanted": f"≥ {PANDAS_TARGET:g}×",
                 "met": ratio >= PANDAS_TARGET,
+            }
+        )
+    whole = bench.find("baseline", "pandas read_csv + to_sql", "postgresql")
+    if full and whole:
+        out.append(
+            {
+                "target": "pandas read_csv + to_sql ÷ full load on PostgreSQL (information)",
+                "measured": _ratio(whole.seconds / full.seconds),
+                "wanted": "-",
+                "met": None,
             }
         )
     vaxreg = [s for s in bench.stages if s.group in ("full load", "nightly diff") and s.peak_rss_mb]
@@ -505,6 +531,8 @@ def run(args: argparse.Namespace) -> Bench:
                 print(f"warning: pandas read the first column as {p['first_column']!r}", file=sys.stderr)
         bench.targets = _targets(bench)
     finally:
+        bench.machine["sources_after"] = code_fingerprint()
+        bench.machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         if "postgresql" in databases:
             in_child(stage_drop_schemas, admin_url=pg_url, prefix=prefix)
         if args.keep:
@@ -546,7 +574,8 @@ def format_report(bench: Bench) -> str:
     out = [
         f"vaxreg bench — {bench.persons:,} persons, seed {bench.seed}, nightly diff of {bench.events:,} "
         f"events — {m['date']}",
-        f"machine: {m['cores']} cores ({m['cpu'] or '?'}), {m['memory_gib']} GiB RAM, {m['os']}",
+        f"machine: {m['cores']} cores ({m['cpu'] or '?'}), {m['memory_gib']} GiB RAM, {m['os']}, "
+        f"load average at start {m['load_average'][0]:.2f} / end {m.get('load_average_end', ['?'])[0]}",
         f"software: Python {m['python']}, pyarrow {v['pyarrow']}, pandas {v['pandas']}, "
         f"psycopg {v['psycopg']}, SQLAlchemy {v['SQLAlchemy']}, great-expectations {v['great-expectations']}",
         f"postgresql: {m['postgresql']}"
@@ -555,7 +584,12 @@ def format_report(bench: Bench) -> str:
             if m.get("postgresql_settings")
             else ""
         ),
-        f"code: git {m['git']}",
+        f"code: git {m['git']}; package sources sha256 {m['sources']}"
+        + (
+            ""
+            if m.get("sources_after", m["sources"]) == m["sources"]
+            else f" — CHANGED during the run (now {m['sources_after']}): stages may have timed different code"
+        ),
         "",
     ]
     order = {g: i for i, g in enumerate(("generate", "full load", "nightly diff", "baseline"))}
@@ -593,7 +627,7 @@ def format_report(bench: Bench) -> str:
     out.append(_table(["file", "database", "run", "status", *cols], rows, {4, 5, 6, 7, 8}))
     out += ["", "Targets:"]
     rows = [
-        [t["target"], t["measured"], t["wanted"], ("met" if t["met"] else "MISSED") + t.get("note", "")]
+        [t["target"], t["measured"], t["wanted"], _VERDICTS[t["met"]] + t.get("note", "")]
         for t in bench.targets
     ]
     out.append(_table(["target", "measured", "wanted", "verdict"], rows, {1}))

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -248,15 +249,15 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
     return _dump(items)
 
 
-def _checked_my_numbers(w: FileWork, accepted_rows: pa.Array) -> dict[int, str]:
-    """row_no → My Number for rows whose number passed its check, read from the landing copy."""
-    parsed = feeds.parse_csv(Path(w.landing), feeds.LAYOUTS[w.feed])
-    t = parsed.table.select(["row_no", "kojin_no"])
-    keep = pc.and_(pc.is_in(t.column("row_no"), accepted_rows), pc.is_valid(t.column("kojin_no")))
-    t = t.filter(keep)
-    rows, numbers = t.column("row_no").to_pylist(), t.column("kojin_no").to_pylist()
-    valid = quality.kojin_no_status(t.column("kojin_no")).to_pylist()
-    return {r: n for r, n, v in zip(rows, numbers, valid, strict=True) if v == "valid"}
+def _checked_my_numbers(w: FileWork, rows: pa.Array) -> pd.DataFrame:
+    """(row_no, kojin_no) of the given rows whose My Number passed its check, from the landing copy.
+
+    My Number never goes to staging; apply reads it back from the raw file it came in.
+    """
+    t = feeds.parse_csv(Path(w.landing), feeds.LAYOUTS[w.feed]).table.select(["row_no", "kojin_no"])
+    t = t.filter(pc.is_in(t.column("row_no"), rows))
+    t = t.filter(pc.equal(quality.kojin_no_status(t.column("kojin_no")), "valid"))
+    return t.to_pandas()
 
 
 def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:

@@ -44,17 +44,18 @@ def test_events_in_seq_order_build_history(feed_root: Path, db_url: str) -> None
     assert (s["rows"], s["accepted"], s["quarantined"], s["duplicates"]) == (3, 3, 0, 0)
 
     assert q(
-        db_url, "SELECT atena_no, status, address, version, last_event_code FROM persons ORDER BY 1"
+        db_url, "SELECT atena_no, status, address, version, event_code FROM persons ORDER BY 1"
     ) == [
         ("0000000001", "resident", "東京都港区芝浦2丁目2番2号", 2, "30"),
         ("0000000002", "resident", "東京都港区芝1丁目1番1号", 1, "11"),
     ]
+    # The superseded version is history; the current one lives in persons only.
     hist = q(
         db_url,
-        "SELECT version, event_code, CAST(valid_from AS TEXT), CAST(valid_to AS TEXT) "
+        "SELECT version, event_code, address, CAST(valid_from AS TEXT), CAST(valid_to AS TEXT) "
         "FROM person_history WHERE atena_no = '0000000001' ORDER BY version",
     )
-    assert hist == [(1, "10", "2026-04-01", "2026-04-01"), (2, "30", "2026-04-01", None)]
+    assert hist == [(1, "10", "東京都港区芝1丁目1番1号", "2026-04-01", "2026-04-01")]
     # Received form is stored as received (half-width kana stays half-width).
     assert q(db_url, "SELECT name_kana FROM persons WHERE atena_no = '0000000002'") == [("ｼｹﾝ ﾊﾅｺ",)]
     audit = q(
@@ -107,14 +108,18 @@ def test_move_out_death_and_cancellation_across_files(feed_root: Path, db_url: s
         ),  # a blank 消除日 on 33 keeps the one on record
     ]
     assert q(db_url, "SELECT row_no, reasons FROM quarantine") == [(2, "person_deceased")]
-    # Exactly one current version per person, and versions are contiguous.
-    assert q(
-        db_url, "SELECT atena_no, COUNT(*) FROM person_history WHERE valid_to IS NULL GROUP BY 1 ORDER BY 1"
-    ) == [("0000000001", 1), ("0000000002", 1)]
-    assert q(db_url, "SELECT version FROM person_history WHERE atena_no = '0000000001' ORDER BY 1") == [
-        (1,),
-        (2,),
-        (3,),
+    # Versions are contiguous and their validity periods chain: each ends where the next begins.
+    versions = q(
+        db_url,
+        "SELECT version, event_code, status, CAST(valid_from AS TEXT), CAST(valid_to AS TEXT) "
+        "FROM person_history WHERE atena_no = '0000000001' UNION ALL "
+        "SELECT version, event_code, status, CAST(valid_from AS TEXT), NULL FROM persons "
+        "WHERE atena_no = '0000000001' ORDER BY 1",
+    )
+    assert versions == [
+        (1, "10", "resident", "2026-04-01", "2026-04-02"),
+        (2, "20", "moved_out", "2026-04-02", "2026-04-03"),
+        (3, "40", "resident", "2026-04-03", None),
     ]
 
 
@@ -158,7 +163,8 @@ def test_duplicates_within_and_across_files_count_once(feed_root: Path, db_url: 
     deliver(feed_root, "JUKI_DIFF_20260402.csv", resident_csv([p]))
     [s] = run(feed_root, db_url)
     assert (s["accepted"], s["duplicates"]) == (0, 1)
-    assert q(db_url, "SELECT COUNT(*) FROM person_history") == [(1,)]
+    assert q(db_url, "SELECT COUNT(*), MAX(version) FROM persons") == [(1, 1)]
+    assert q(db_url, "SELECT COUNT(*) FROM person_history") == [(0,)]
 
 
 def test_my_number_only_in_its_own_table(feed_root: Path, db_url: str) -> None:

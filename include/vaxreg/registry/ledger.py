@@ -8,6 +8,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -103,9 +104,9 @@ def write_audit(
     *,
     action: str,
     table_name: str,
-    atena_no: Sequence[str | None],
-    fields_changed: Sequence[str | None],
-    detail: Sequence[str | None],
+    atena_no: Sequence[str | None] | np.ndarray,
+    fields_changed: Sequence[str | None] | np.ndarray,
+    detail: Sequence[str | None] | np.ndarray,
 ) -> int:
     n = len(atena_no)
     cols = audit_rows(actor, n) | {

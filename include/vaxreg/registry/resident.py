@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from vaxreg.feeds import RESIDENT, raw_row_json
 from vaxreg.registry import ledger
 from vaxreg.registry.db import bulk_insert, is_postgres
-from vaxreg.registry.schema import PERSON_ATTRIBUTES
+from vaxreg.registry.schema import PERSON_ATTRIBUTES, VERSION_COLUMNS
 
 EVENT_CODES = ("10", "11", "12", "13", "20", "21", "22", "23", "30", "31", "32", "33", "40")
 ENTRY_CODES = frozenset({"10", "11", "12", "13"})  # valid for a person the registry does not know
@@ -80,13 +80,16 @@ class Outcome:
 def _current_state(conn: Connection, atena: pd.Series) -> pd.DataFrame:
     """Registry rows of the given persons (dates as ISO text), indexed by atena_no."""
     cols = ["atena_no", *STATE_COLUMNS, "version", "last_event_code", "last_event_date"]
+    source = {"last_event_code": "event_code", "last_event_date": "valid_from"}
     empty = pd.DataFrame(columns=cols).set_index("atena_no")
     if atena.empty or conn.execute(text("SELECT 1 FROM persons LIMIT 1")).first() is None:
         return empty
     conn.exec_driver_sql("CREATE TEMP TABLE tmp_atena (atena_no VARCHAR(10) PRIMARY KEY)")
     bulk_insert(conn, "tmp_atena", pa.table({"atena_no": pa.array(atena.unique(), pa.string())}))
     select_list = ", ".join(
-        f"CAST(p.{c} AS TEXT) AS {c}" if c in (*DATE_ATTRIBUTES, "last_event_date") else f"p.{c}"
+        f"CAST(p.{source.get(c, c)} AS TEXT) AS {c}"
+        if c in (*DATE_ATTRIBUTES, "last_event_date")
+        else f"p.{source.get(c, c)} AS {c}"
         for c in cols
     )
     rows = conn.exec_driver_sql(
@@ -135,6 +138,8 @@ def _judge_in_order(cand: pd.DataFrame, prior: pd.DataFrame) -> tuple[np.ndarray
 def _prior_frame(cand: pd.DataFrame, prior: pd.DataFrame, prior_ref: np.ndarray) -> pd.DataFrame:
     """The state each candidate row replaces, aligned with ``cand``."""
     cols = [*STATE_COLUMNS, "version", "last_event_code", "last_event_date"]
+    if (prior_ref == -2).all():  # nobody in this file is known yet (a first load): no prior state
+        return pd.DataFrame(None, index=range(len(cand)), columns=cols, dtype=object)
     from_registry = prior.reindex(cand["atena_no"])[cols].reset_index(drop=True)
     in_file = cand.rename(columns={"event_code": "last_event_code", "event_date": "last_event_date"})
     in_file = in_file.assign(status=cand["new_status"], version=np.nan)
@@ -153,7 +158,7 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
 def apply_file(
     conn: Connection,
     staged: pa.Table,
-    kojin_no: dict[int, str],
+    kojin_no: pd.DataFrame,
     *,
     manifest_id: int,
     file_name: str,
@@ -163,8 +168,8 @@ def apply_file(
     """Apply one validated file inside the caller's transaction.
 
     ``staged`` holds the received text columns (no My Number), ``row_no``,
-    ``is_duplicate`` and ``reasons``; ``kojin_no`` maps row_no to a checked My
-    Number; ``rejected`` are rows cut out at parse time.
+    ``is_duplicate`` and ``reasons``; ``kojin_no`` holds (row_no, kojin_no) of the
+    rows whose My Number passed its check; ``rejected`` are rows cut out at parse time.
     """
     df = staged.to_pandas()
     out = Outcome(rows_read=len(df) + len(rejected))
@@ -264,95 +269,80 @@ def _write_persons(
     changed: dict[str, np.ndarray],
     applied: np.ndarray,
     prior: pd.DataFrame,
-    kojin_no: dict[int, str],
+    kojin_no: pd.DataFrame,
     manifest_id: int,
     file_name: str,
     actor: ledger.Actor,
 ) -> None:
+    """Write the applied events: superseded versions to history, the last one to persons."""
     now = ledger.now_text()
     atena = app["atena_no"]
-    first = ~atena.duplicated(keep="first")
-    last = ~atena.duplicated(keep="last")
-    base_version = atena.map(prior["version"]).fillna(0).astype("int64")
-    version = base_version + atena.groupby(atena).cumcount() + 1
-    valid_to = app.groupby("atena_no")["event_date"].shift(-1)
-    state = app.rename(columns={"new_status": "status"})
+    last = ~atena.duplicated(keep="last").to_numpy()
+    versions = app.rename(columns={"new_status": "status"})[["atena_no", *STATE_COLUMNS]].assign(
+        version=atena.map(prior["version"]).fillna(0).astype("int64") + atena.groupby(atena).cumcount() + 1,
+        valid_from=app["event_date"],
+        event_code=app["event_code"],
+        manifest_id=manifest_id,
+        seq=app["seq_int"],
+        decided_by=f"{actor.dag_id}/{actor.run_id}/{actor.task_id}",
+        recorded_at=now,
+    )
 
-    # Close the current version of persons already on record, then add the new versions.
-    close = app.loc[first & atena.isin(prior.index), ["atena_no", "event_date"]]
-    if len(close):
+    # The current version of a person on record becomes history, valid until the first new event.
+    known = app.loc[~atena.duplicated(keep="first").to_numpy() & atena.isin(prior.index).to_numpy()]
+    if len(known):
+        cols = ", ".join(("atena_no", *STATE_COLUMNS, *VERSION_COLUMNS))
         conn.exec_driver_sql("CREATE TEMP TABLE tmp_close (atena_no VARCHAR(10) PRIMARY KEY, valid_to DATE)")
         bulk_insert(
             conn,
             "tmp_close",
-            pa.Table.from_pandas(close.rename(columns={"event_date": "valid_to"}), preserve_index=False),
+            pa.table(
+                {
+                    "atena_no": pa.array(known["atena_no"], pa.string()),
+                    "valid_to": pa.array(known["event_date"], pa.string()),
+                }
+            ),
         )
         conn.exec_driver_sql(
-            "UPDATE person_history SET valid_to = (SELECT t.valid_to FROM tmp_close t "
-            "WHERE t.atena_no = person_history.atena_no) "
-            "WHERE valid_to IS NULL AND atena_no IN (SELECT atena_no FROM tmp_close)"
+            f"INSERT INTO person_history ({cols}, valid_to) "
+            f"SELECT {', '.join(f'p.{c}' for c in cols.split(', '))}, t.valid_to "
+            "FROM persons p JOIN tmp_close t ON t.atena_no = p.atena_no"
         )
         conn.exec_driver_sql("DROP TABLE tmp_close")
+    # Versions superseded within this file go straight to history; the last one is current.
+    superseded = versions[~last].assign(valid_to=app.groupby("atena_no")["event_date"].shift(-1)[~last])
+    bulk_insert(conn, "person_history", _frame_to_table(superseded))
+    _upsert(conn, "persons", _frame_to_table(versions[last]), key="atena_no", all_new=prior.empty)
 
-    n = len(app)
-    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
-    history = _frame_to_table(
-        state[["atena_no", *STATE_COLUMNS]].assign(
-            version=version,
-            valid_from=app["event_date"],
-            valid_to=valid_to,
-            event_code=app["event_code"],
-            manifest_id=manifest_id,
-            seq=app["seq_int"],
-            decided_by=decided_by,
-            recorded_at=now,
-        )
+    # My Number goes to its own table only (privacy.md P1): the person's last number in this file.
+    numbers = (
+        app[["atena_no", "row_no"]].merge(kojin_no, on="row_no").drop_duplicates("atena_no", keep="last")
     )
-    bulk_insert(conn, "person_history", history)
-
-    current = state.loc[last, ["atena_no", *STATE_COLUMNS]].assign(
-        version=version[last],
-        last_event_code=app.loc[last, "event_code"],
-        last_event_date=app.loc[last, "event_date"],
-        updated_at=now,
-    )
-    _upsert(conn, "persons", _frame_to_table(current), key="atena_no", all_new=prior.empty)
-
-    # My Number goes to its own table only (privacy.md P1).
-    numbers = [
-        (a, kojin_no[int(r)])
-        for a, r in zip(app.loc[last, "atena_no"], app.loc[last, "row_no"], strict=True)
-        if int(r) in kojin_no
-    ]
-    has_number = app["row_no"].astype(int).isin(kojin_no.keys()).to_numpy()
-    if numbers:
+    if len(numbers):
         table = pa.table(
             {
-                "atena_no": pa.array([a for a, _ in numbers], pa.string()),
-                "kojin_no": pa.array([k for _, k in numbers], pa.string()),
-                "updated_at": pa.array([now] * len(numbers), pa.string()),
+                "atena_no": pa.array(numbers["atena_no"], pa.string()),
+                "kojin_no": pa.array(numbers["kojin_no"], pa.string()),
+                "updated_at": pa.repeat(pa.scalar(now, pa.string()), len(numbers)),
             }
         )
         _upsert(conn, "my_number", table, key="atena_no", all_new=prior.empty)
 
-    # One audit record per applied event: who, what, which fields.
-    names = np.array(STATE_COLUMNS, dtype=object)
+    # One audit record per applied event: who, what, which fields ("*": a new person).
+    has_number = app["row_no"].isin(kojin_no["row_no"]).to_numpy()
+    fields = np.full(len(app), "*", dtype=object)
     mask = np.column_stack([changed[c][applied] for c in STATE_COLUMNS])
-    is_new = app_prior["status"].isna().to_numpy()
-    fields = [
-        "*" if new else ",".join([*names[row], *(["kojin_no"] if k else [])])
-        for new, row, k in zip(is_new, mask, has_number, strict=True)
-    ]
+    for i in np.flatnonzero(app_prior["status"].notna().to_numpy()):
+        fields[i] = ",".join([*np.array(STATE_COLUMNS)[mask[i]], *(["kojin_no"] if has_number[i] else [])])
     ledger.write_audit(
         conn,
         actor,
         action="update",
         table_name="persons",
-        atena_no=list(atena),
+        atena_no=atena.to_numpy(),
         fields_changed=fields,
-        detail=[f"{file_name}#seq={s} event={c}" for s, c in zip(app["seq"], app["event_code"], strict=True)],
+        detail=(file_name + "#seq=" + app["seq"] + " event=" + app["event_code"]).to_numpy(),
     )
-    assert len(fields) == n
 
 
 def _frame_to_table(df: pd.DataFrame) -> pa.Table:

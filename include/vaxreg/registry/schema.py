@@ -57,35 +57,42 @@ def _person_attributes() -> list[Column]:
 
 PERSON_ATTRIBUTES = tuple(c.name for c in _person_attributes())
 
-# Current state of each person (宛名). Removed and deceased persons stay.
+
+def _version_columns() -> list[Column]:
+    """What made a version: the event, its date, the file row, and who decided (privacy.md P5)."""
+    return [
+        Column("version", Integer, nullable=False),
+        Column("valid_from", Date, nullable=False),  # the event date
+        Column("event_code", String(2), nullable=False),
+        Column("manifest_id", BigInteger, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("decided_by", Text, nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+VERSION_COLUMNS = tuple(c.name for c in _version_columns())
+
+# The current version of each person (宛名). Removed and deceased persons stay.
 persons = Table(
     "persons",
     metadata,
     Column("atena_no", String(10), primary_key=True),
     Column("status", String(10), nullable=False),
     *_person_attributes(),
-    Column("version", Integer, nullable=False),
-    Column("last_event_code", String(2), nullable=False),
-    Column("last_event_date", Date, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    *_version_columns(),
 )
 
-# Every version of every person, the current one included (valid_to IS NULL).
+# Every superseded version: the same columns as persons, valid until valid_to.
 person_history = Table(
     "person_history",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("atena_no", String(10), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("valid_from", Date, nullable=False),
-    Column("valid_to", Date),
     Column("status", String(10), nullable=False),
     *_person_attributes(),
-    Column("event_code", String(2), nullable=False),
-    Column("manifest_id", BigInteger, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("decided_by", Text, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    *_version_columns(),
+    Column("valid_to", Date, nullable=False),
     UniqueConstraint("atena_no", "version"),
 )
 
