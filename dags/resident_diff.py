@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Asset, dag, task
+
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "resident"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
 from vaxreg.alerts import RUNBOOK_URL
 
 RUNBOOK_VIEW: dict[str, Any] = {

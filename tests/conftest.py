@@ -29,9 +29,10 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from sshd import sftp_server  # noqa: E402, F401
 from vaxreg.feeds import RESIDENT  # noqa: E402
 from vaxreg.registry import db  # noqa: E402
+
+from sshd import sftp_server  # noqa: E402, F401
 
 PG_URL = os.environ.get("VAXREG_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

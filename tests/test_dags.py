@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, deliver, person, resident_csv
 from test_faults import snapshot
 

@@ -9,9 +9,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import deliver, person, resident_csv
+
 from vaxreg import pipeline
 from vaxreg.registry import db
+
+from conftest import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="fault-test", task_id="test")
 TABLES = ("persons", "person_history", "my_number", "quarantine")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import person, resident_csv
+
 from vaxreg.feeds import RESIDENT, FileRejected, parse_csv, raw_row_json, scrub
+
+from conftest import person, resident_csv
 
 SAMPLES = Path("/work/shared/samples/outbox/resident")
 

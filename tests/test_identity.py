@@ -6,6 +6,7 @@ import random
 
 import pyarrow as pa
 import pytest
+
 from vaxreg import identity
 
 

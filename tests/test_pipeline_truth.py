@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from vaxreg import pipeline
 from vaxreg.registry import db
 from vaxreg.synth import synthesize

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO
 from vaxreg.alerts import RUNBOOK_URL
+
+from conftest import REPO
 
 
 def _vaxreg_info() -> dict[str, Any]:

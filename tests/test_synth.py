@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from vaxreg.identity import is_valid_my_number, my_number_valid_mask
 from vaxreg.synth import FEED_HEADER, REASONS, synthesize
 

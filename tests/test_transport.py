@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sshd import SftpServer, free_port
+
 from vaxreg.transport import (
     LocalSource,
     RemoteFile,
@@ -19,6 +19,8 @@ from vaxreg.transport import (
     TransportError,
     open_source,
 )
+
+from sshd import SftpServer, free_port
 
 SourceFactory = Callable[[Path], Source]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import deliver, person, resident_csv
+
 from vaxreg import pipeline
 from vaxreg.identity import my_number_check_digit
 from vaxreg.registry import db
+
+from conftest import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="test-run", task_id="test")
 
@@ -43,9 +45,7 @@ def test_events_in_seq_order_build_history(feed_root: Path, db_url: str) -> None
     [s] = run(feed_root, db_url)
     assert (s["rows"], s["accepted"], s["quarantined"], s["duplicates"]) == (3, 3, 0, 0)
 
-    assert q(
-        db_url, "SELECT atena_no, status, address, version, event_code FROM persons ORDER BY 1"
-    ) == [
+    assert q(db_url, "SELECT atena_no, status, address, version, event_code FROM persons ORDER BY 1") == [
         ("0000000001", "resident", "東京都港区芝浦2丁目2番2号", 2, "30"),
         ("0000000002", "resident", "東京都港区芝1丁目1番1号", 1, "11"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+
 from vaxreg.registry import db
 from vaxreg.registry.schema import metadata
 
