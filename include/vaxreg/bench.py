@@ -71,6 +71,7 @@ Result = dict[str, Any]
 def _measured(name: str, kwargs: dict[str, Any]) -> Result:
     """Run stage ``name`` in this (spawned) process; add the process's peak RSS in MB."""
     logging.basicConfig(level=logging.WARNING, format="  [child] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     fn: Callable[..., Result] = globals()[name]
     out = fn(**kwargs)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -475,7 +476,7 @@ def run(args: argparse.Namespace) -> Bench:
     prefix = f"bench_{uuid.uuid4().hex[:10]}"
     bench = Bench(persons=args.persons, seed=args.seed, events=args.events, chunksize=args.chunksize)
     pg = in_child(stage_server_version, admin_url=pg_url) if "postgresql" in databases else None
-    bench.machine = _machine(pg)
+    bench.machine = _machine(pg) | {"label": args.label}
     print(f"vaxreg bench: {args.persons:,} persons in {workdir}", file=sys.stderr, flush=True)
     try:
         g = in_child(
@@ -584,7 +585,8 @@ def format_report(bench: Bench) -> str:
             if m.get("postgresql_settings")
             else ""
         ),
-        f"code: git {m['git']}; package sources sha256 {m['sources']}"
+        f"code: {m['label'] + '; ' if m.get('label') else ''}git {m['git']}; "
+        f"package sources sha256 {m['sources']}"
         + (
             ""
             if m.get("sources_after", m["sources"]) == m["sources"]
@@ -644,6 +646,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", help="folder for the run's files (default var/bench/)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files and SQLite registries")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument(
+        "--label", default="", help="what code is timed (e.g. a commit), printed with the results"
+    )
     args = ap.parse_args(argv)
     args.chunksize = args.chunksize or None
     bench = run(args)

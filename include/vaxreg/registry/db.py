@@ -57,8 +57,12 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> str:
-    """Create or migrate the registry schema; returns the revision now in force."""
+def upgrade(url: str | None = None, revision: str = "heads") -> str:
+    """Create or migrate the registry schema; returns the revision(s) now in force.
+
+    Each concern has its own branch of migrations from the core revision, so the
+    target is every head.
+    """
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -68,7 +72,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> str:
     with engine(url).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-        return MigrationContext.configure(conn).get_current_revision() or "base"
+        return ",".join(sorted(MigrationContext.configure(conn).get_current_heads())) or "base"
 
 
 @contextmanager
