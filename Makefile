@@ -19,11 +19,16 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
+# The My Number vault key (privacy.md P1): in production an Airflow connection or a secret; for the
+# demo a random key generated once into var/ (git-ignored). VAXREG_VAULT_KEY, when set, wins.
+export VAXREG_VAULT_KEY_FILE ?= $(VAXREG_HOME)/vault.key
 
 DEMO_PERSONS ?= 20000
 DEMO_SEED ?= 20260401
 DEMO_DATE ?= 2026-04-08
 BENCH_PERSONS ?= 200000
+BENCH_CLINIC_PERSONS ?= 1000000
+BENCH_CLINIC_ROWS ?= 200000
 
 .PHONY: help install airflow-db demo test airflow bench lint clean
 
@@ -31,7 +36,8 @@ help:
 	@echo "make demo     set up, generate a municipality, run every DAG with 'airflow dags test', print a summary"
 	@echo "make test     set up and run the whole test suite (needs PostgreSQL on 127.0.0.1:5432)"
 	@echo "make airflow  start the Airflow UI on :8080 (airflow standalone, parallelism $(AIRFLOW__CORE__PARALLELISM))"
-	@echo "make bench    benchmark the resident feed (BENCH_PERSONS=$(BENCH_PERSONS)) beside COPY and pandas.to_sql"
+	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
+	@echo "              beside pandas.to_sql) and clinic records (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
 	@echo "make lint     ruff and mypy"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -46,11 +52,18 @@ airflow-db: install
 	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 
-demo: airflow-db
-	rm -rf $(VAXREG_HOME)/data $(VAXREG_HOME)/landing $(VAXREG_HOME)/staging
+$(VAXREG_VAULT_KEY_FILE): | install
+	@mkdir -p $(dir $@)
+	@umask 077 && $(BIN)/vaxreg vault generate-key > $@.tmp && mv $@.tmp $@
+	@echo "generated a demo vault key in $@"
+
+demo: airflow-db $(VAXREG_VAULT_KEY_FILE)
+	rm -rf $(VAXREG_HOME)/data $(VAXREG_HOME)/landing $(VAXREG_HOME)/staging $(VAXREG_HOME)/retention
 	$(BIN)/vaxreg db upgrade
 	$(BIN)/vaxreg synth --out $(VAXREG_HOME)/landing --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) > /dev/null
 	VAXREG_SOURCE_URL=file://$(VAXREG_HOME)/landing $(BIN)/python -m vaxreg.demo --date $(DEMO_DATE)
+	$(BIN)/vaxreg audit verify
+	$(BIN)/vaxreg purge --dry-run --as-of $(DEMO_DATE)
 
 test: airflow-db
 	$(BIN)/pytest
@@ -61,6 +74,8 @@ airflow: airflow-db
 
 bench: install
 	$(BIN)/python -m vaxreg.bench --persons $(BENCH_PERSONS)
+	$(BIN)/python -m vaxreg.bench_vrs --persons $(BENCH_PERSONS)
+	$(BIN)/python -m vaxreg.bench_clinic --persons $(BENCH_CLINIC_PERSONS) --rows $(BENCH_CLINIC_ROWS)
 
 lint: install
 	$(BIN)/ruff check .

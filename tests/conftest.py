@@ -153,3 +153,95 @@ def airflow_home() -> Path:
     if not (home / "airflow.db").exists():
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     return home
+
+
+@pytest.fixture(autouse=True)
+def vault_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A generated My Number vault key for every test (privacy.md P1), unless one is configured."""
+    from vaxreg import vault
+
+    key = os.environ.get(vault.KEY_ENV) or vault.generate_key()
+    monkeypatch.setenv(vault.KEY_ENV, key)
+    return key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_orphan_vault_schemas() -> Iterator[None]:
+    """Each test's PostgreSQL schema ``t_…`` has a vault schema ``t_…_vault``: drop those left behind."""
+    yield
+    from sqlalchemy import create_engine
+
+    eng = create_engine(PG_URL)
+    try:
+        with eng.begin() as conn:
+            orphans = conn.exec_driver_sql(
+                "SELECT v.nspname FROM pg_namespace v WHERE v.nspname LIKE 't\\_%\\_vault' AND NOT EXISTS "
+                "(SELECT 1 FROM pg_namespace t WHERE t.nspname = left(v.nspname, -6))"
+            ).scalars()
+            for name in list(orphans):
+                conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    except Exception:  # PostgreSQL is not needed by every test run; the pg_url fixture reports it
+        pass
+    finally:
+        eng.dispose()
+
+
+# --- a real SMTP server (aiosmtpd) for alert tests ---------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """Messages received by the test SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    @staticmethod
+    def text(msg) -> str:  # type: ignore[no-untyped-def]
+        parts = [p.get_payload(decode=True) for p in msg.walk() if not p.is_multipart()]
+        return "\n".join(p.decode("utf-8") for p in parts if isinstance(p, bytes))
+
+
+@pytest.fixture(scope="module")
+def _smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server on loopback, one per module, and ``AIRFLOW_CONN_VAXREG_SMTP`` pointing at it."""
+    import json
+
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    conn = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_VAXREG_SMTP", json.dumps(conn))
+        try:
+            yield inbox
+        finally:
+            controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox(_smtp_server: Inbox) -> Inbox:
+    """The test SMTP server's inbox, emptied for each test (the connection ``vaxreg_smtp`` points at it)."""
+    _smtp_server.messages.clear()
+    return _smtp_server

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vaxreg import pipeline
-from vaxreg.registry import db
+from vaxreg.registry import db, resident
 from vaxreg.synth import synthesize
 
 
@@ -21,7 +21,11 @@ def municipality(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_registry_matches_truth(municipality: Path, feed_root: Path, db_url: str) -> None:
+@pytest.mark.parametrize("chunk_rows", [resident.CHUNK_ROWS, 700], ids=["one-slice", "many-slices"])
+def test_registry_matches_truth(
+    municipality: Path, feed_root: Path, db_url: str, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resident, "CHUNK_ROWS", chunk_rows)  # slicing by person must not change anything
     actor = pipeline.make_actor("resident", run_id="truth", task_id="test")
     works = pipeline.run_feed("resident", actor, source_url=f"file://{municipality}", db_url=db_url)
     summaries = {s["file"]: s for s in pipeline.report(works)}

@@ -28,6 +28,7 @@ PostgreSQL comes from ``VAXREG_BENCH_DATABASE_URL`` (default: the machine's serv
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -651,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     args.chunksize = args.chunksize or None
+    # The bench's registries are thrown away: a throwaway vault key, unless one is configured.
+    os.environ.setdefault("VAXREG_VAULT_KEY", base64.b64encode(os.urandom(32)).decode("ascii"))
     bench = run(args)
     print(format_report(bench))
     if args.json:

@@ -19,7 +19,7 @@ from pathlib import Path
 from vaxreg.transport import TransportError
 
 FEEDS = ("resident", "welfare", "clinic", "otherward", "vrs")
-IMPLEMENTED_FEEDS = ("resident",)
+IMPLEMENTED_FEEDS = ("resident", "clinic", "otherward", "welfare", "vrs")
 
 
 def _actor_run_id(date: str | None) -> str:
@@ -40,7 +40,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"vaxreg: feed {args.feed!r} is not implemented yet", file=sys.stderr)
         return 1
     actor = pipeline.make_actor(args.feed, run_id=_actor_run_id(args.date), task_id=f"run {args.feed}")
-    works = pipeline.run_feed(args.feed, actor, source_url=args.source, db_url=args.database_url)
+    works = pipeline.run_feed(
+        args.feed, actor, source_url=args.source, db_url=args.database_url, date=args.date
+    )
     for w in works:
         print(json.dumps(pipeline.FileWork(**w).summary(), ensure_ascii=False))
     pipeline.report(works)  # raises FeedRefused
@@ -83,8 +85,61 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from vaxreg.synth import synthesize
 
-    summary = synthesize(Path(args.out), persons=args.persons, seed=args.seed)
+    summary = synthesize(
+        Path(args.out), persons=args.persons, seed=args.seed, vaccinations=True, vrs_welfare=True
+    )
     print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def cmd_vault_generate_key(args: argparse.Namespace) -> int:
+    from vaxreg import vault
+
+    print(vault.generate_key())
+    return 0
+
+
+def cmd_vault_rotate_key(args: argparse.Namespace) -> int:
+    from vaxreg import vault
+    from vaxreg.registry import db, ledger
+
+    old, new = vault.current_key(), vault.new_key_from_env()
+    actor = ledger.Actor(
+        dag_id="cli", run_id=_actor_run_id(None), task_id="vault rotate-key", purpose=args.purpose
+    )
+    with db.transaction(args.database_url) as conn:
+        counts = vault.rotate(conn, old, new)
+        ledger.audit_event(conn, actor, "rotate", "my_number_vault", {"from": old.id, "to": new.id, **counts})
+    print(
+        f"vault: {counts['rotated']} of {counts['rows']} numbers re-encrypted "
+        f"from key {old.id} to key {new.id}; now set {vault.KEY_ENV} "
+        f"(or the connection {vault.VAULT_CONN_ID}) to the new key"
+    )
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from vaxreg import audit
+    from vaxreg.registry import db
+
+    with db.transaction(args.database_url) as conn:
+        verdict = audit.verify(conn)
+    print(verdict.line(), file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from vaxreg import retention
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+    result = retention.purge(
+        as_of,
+        dry_run=args.dry_run,
+        run_id=_actor_run_id(as_of.isoformat()),
+        db_url=args.database_url,
+        policies_path=Path(args.policies) if args.policies else None,
+    )
+    print(retention.format_result(result))
     return 0
 
 
@@ -109,13 +164,41 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     exp = sub.add_parser("export", help="CSV on stdout")
-    exp.add_argument("what", choices=("persons", "quarantine"))
+    exp.add_argument("what", choices=("persons", "quarantine", "doses", "review"))
     exp.add_argument("--purpose", default="operator export", help="why (written to the audit log)")
     exp.set_defaults(func=cmd_export)
 
     summ = sub.add_parser("summary", help="counts of files, rows, persons by status (no personal data)")
     summ.add_argument("--json", action="store_true")
     summ.set_defaults(func=cmd_summary)
+
+    vlt = sub.add_parser("vault", help="the My Number vault (privacy.md P1)")
+    vsub = vlt.add_subparsers(dest="vault_command", required=True)
+    vsub.add_parser("generate-key", help="print a new random vault key (base64)").set_defaults(
+        func=cmd_vault_generate_key
+    )
+    rot = vsub.add_parser(
+        "rotate-key",
+        help="re-encrypt every number from the current key to VAXREG_VAULT_NEW_KEY, in one transaction",
+    )
+    rot.add_argument("--purpose", default="vault key rotation", help="why (written to the audit log)")
+    rot.set_defaults(func=cmd_vault_rotate_key)
+
+    aud = sub.add_parser("audit", help="the audit log (操作記録)")
+    asub = aud.add_subparsers(dest="audit_command", required=True)
+    asub.add_parser("verify", help="verify the hash chain; exit 1 naming the first bad record").set_defaults(
+        func=cmd_audit_verify
+    )
+
+    pur = sub.add_parser("purge", help="apply the retention policies (privacy.md P6)")
+    pur.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    pur.add_argument(
+        "--as-of", type=_iso_date, help="logical date the cut-offs count back from (default: today)"
+    )
+    pur.add_argument(
+        "--policies", help="policy file (default: the reviewed include/vaxreg/data/retention.yaml)"
+    )
+    pur.set_defaults(func=cmd_purge)
 
     syn = sub.add_parser("synth", help="write a generated municipality's feed files under DIR/outbox/")
     syn.add_argument("--out", required=True)
@@ -141,10 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     from vaxreg.pipeline import FeedRefused
+    from vaxreg.vault import VaultError
 
     try:
         return int(args.func(args))
-    except (FeedRefused, TransportError) as exc:
+    except (FeedRefused, TransportError, VaultError) as exc:
         print(f"vaxreg: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `vaxreg export persons | head`

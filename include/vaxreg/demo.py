@@ -13,8 +13,13 @@ from vaxreg.registry import db, exports
 
 
 def dag_ids() -> list[str]:
-    """DAG ids; each DAG file is named after its DAG (checked by the DAG integrity test)."""
-    return sorted(p.stem for p in (config.REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+    """DAG ids in name order, the feeds others reconcile against first (the resident registry:
+    clinic and other-ward records are attached to its persons; the welfare lists give the
+    clinic fees their self-pay class). Each DAG file is named after
+    its DAG (checked by the DAG integrity test)."""
+    first = ("resident_diff", "welfare_lists")  # welfare before the clinic fees that use it
+    ids = sorted(p.stem for p in (config.REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+    return sorted(ids, key=lambda d: (d not in first, first.index(d) if d in first else 0, d))
 
 
 def main() -> int:

@@ -104,3 +104,190 @@ def iso_date_valid_mask(values: pa.Array) -> np.ndarray:
 
 def parse_iso_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
+
+
+# --------------------------------------------------------------------------- wareki (和暦) dates
+
+# Era letter -> (first day, last day) of the era (feeds.md §1). Year 1 of an era is "01".
+ERAS: dict[str, tuple[dt.date, dt.date]] = {
+    "M": (dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
+    "T": (dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
+    "S": (dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
+    "H": (dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    "R": (dt.date(2019, 5, 1), dt.date(9999, 12, 31)),
+}
+WAREKI_RE = r"^[MTSHR][0-9]{6}$"
+
+
+def parse_wareki_dates(values: pa.Array) -> pa.Array:
+    """Timestamps of the values that are real wareki dates ``EYYMMDD`` inside their era, else null.
+
+    Vectorised: the era letter becomes a Gregorian year offset, the result is checked as a
+    calendar date (``R050230`` fails) and against the era's first and last day (``H310501``
+    and ``R010430`` fail).
+    """
+    values = values.cast(pa.string())
+    shaped = pc.if_else(pc.fill_null(pc.match_substring_regex(values, WAREKI_RE), False), values, None)
+    era = pc.utf8_slice_codeunits(shaped, 0, 1)
+    era_year = pc.cast(pc.utf8_slice_codeunits(shaped, 1, 3), pa.int64())
+    first_year = pa.array([d[0].year for d in ERAS.values()], pa.int64())
+    offset = pc.take(first_year, pc.index_in(era, pa.array(list(ERAS), pa.string())))
+    year = pc.subtract(pc.add(offset, era_year), 1)
+    iso = pc.binary_join_element_wise(
+        pc.cast(year, pa.string()),
+        pc.utf8_slice_codeunits(shaped, 3, 5),
+        pc.utf8_slice_codeunits(shaped, 5, 7),
+        "-",
+    )
+    # Year 00 is no year of any era; parse_iso_dates checks the calendar and the 1800-2099 range.
+    iso = pc.if_else(pc.fill_null(pc.greater(era_year, 0), False), iso, None)
+    parsed = parse_iso_dates(iso)
+    lo = pc.take(pa.array([d[0] for d in ERAS.values()], pa.date32()), pc.index_in(era, pa.array(list(ERAS))))
+    hi = pc.take(pa.array([d[1] for d in ERAS.values()], pa.date32()), pc.index_in(era, pa.array(list(ERAS))))
+    day = pc.cast(parsed, pa.date32())
+    inside = pc.and_(pc.greater_equal(day, lo), pc.less_equal(day, hi))
+    return pc.if_else(pc.fill_null(inside, False), parsed, None)
+
+
+def parse_wareki(value: str) -> dt.date:
+    """Scalar form of :func:`parse_wareki_dates`; raises ValueError for an invalid value."""
+    parsed = parse_wareki_dates(pa.array([value], pa.string()))[0].as_py()
+    if parsed is None:
+        raise ValueError(f"not a wareki date: {value!r}")
+    return parsed.date() if isinstance(parsed, dt.datetime) else parsed
+
+
+def to_wareki(day: dt.date) -> str:
+    """``EYYMMDD`` of a Gregorian date (the era in force on that day)."""
+    for letter, (first, last) in ERAS.items():
+        if first <= day <= last:
+            return f"{letter}{day.year - first.year + 1:02d}{day.month:02d}{day.day:02d}"
+    raise ValueError(f"{day} is before the Meiji era")
+
+
+# --------------------------------------------------------------------------- institution code
+
+# 医療機関コード: prefecture 01-47, score table 1 (medical), institution number (7 digits).
+INSTITUTION_CODE_RE = r"^(0[1-9]|[1-3][0-9]|4[0-7])1[0-9]{7}$"
+
+
+def institution_code_valid_mask(values: pa.Array) -> np.ndarray:
+    values = pc.fill_null(values.cast(pa.string()), "")
+    return pc.match_substring_regex(values, INSTITUTION_CODE_RE).to_numpy(zero_copy_only=False)
+
+
+# --------------------------------------------------------------------------- name normalisation
+
+_HIRAGANA_TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+
+
+def _load_old_forms() -> dict[int, int]:
+    """The reviewed old-form kanji map (data/old_form_kanji.tsv): old form → standard form."""
+    from pathlib import Path
+
+    table: dict[int, int] = {}
+    path = Path(__file__).parent / "data" / "old_form_kanji.tsv"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        old, new = line.split()
+        table[ord(old)] = ord(new)
+    return table
+
+
+_OLD_FORMS: dict[int, int] | None = None
+
+
+def _translation() -> dict[int, int]:
+    global _OLD_FORMS
+    if _OLD_FORMS is None:
+        _OLD_FORMS = _load_old_forms()
+    return _HIRAGANA_TO_KATAKANA | _OLD_FORMS
+
+
+def normalise_names(values: pa.Array) -> pa.Array:
+    """Names in their comparison form (privacy.md §Matching); nulls stay null.
+
+    Unicode NFKC (half-width kana become full-width, voiced marks combine), hiragana to
+    katakana, old-form kanji to standard forms (reviewed map), case-folded alphabet, and
+    spaces and middle dots removed. Only for comparison: names are stored as received.
+    The Python step runs once per distinct value, not per row.
+    """
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = pc.utf8_normalize(arr.cast(pa.string()), "NFKC")
+    encoded = pc.dictionary_encode(arr)
+    table = _translation()
+    uniques = [None if s is None else s.translate(table) for s in encoded.dictionary.to_pylist()]
+    dictionary = pa.array(uniques, pa.string())
+    dictionary = pc.utf8_lower(pc.replace_substring_regex(dictionary, r"[\s\x{3000}・･·]", ""))
+    return pc.take(dictionary, encoded.indices)
+
+
+def normalise_name(value: str) -> str:
+    out = normalise_names(pa.array([value], pa.string()))[0].as_py()
+    return "" if out is None else str(out)
+
+
+# --------------------------------------------------------------------------- VRS vouchers and dates
+
+
+def parse_compact_dates(values: pa.Array) -> pa.Array:
+    """Timestamps of the values that are real calendar dates written ``YYYYMMDD``, else null."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = values.cast(pa.string())
+    shaped = pc.if_else(pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{8}$"), False), values, None)
+    iso = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(shaped, 0, 4),
+        pc.utf8_slice_codeunits(shaped, 4, 6),
+        pc.utf8_slice_codeunits(shaped, 6, 8),
+        "-",
+    )
+    return parse_iso_dates(iso)
+
+
+def parse_compact_timestamps(values: pa.Array) -> pa.Array:
+    """Timestamps of the values that are real ``YYYYMMDDHHMMSS`` times (years 1800-2099), else null."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = values.cast(pa.string())
+    shaped = pc.if_else(
+        pc.fill_null(pc.match_substring_regex(values, r"^(18|19|20)[0-9]{12}$"), False), values, None
+    )
+    parsed = pc.strptime(shaped, format="%Y%m%d%H%M%S", unit="s", error_is_null=True)
+    # A value that strptime rolled over (2023-02-30, 25:00) does not print back the same.
+    same = pc.equal(pc.strftime(parsed, format="%Y%m%d%H%M%S"), shaped)
+    return pc.if_else(pc.fill_null(same, False), parsed, None)
+
+
+def voucher_numbers(vouchers: pa.Array, municipality: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(10-digit voucher number or null, status) of VRS 券番号 values (vrs.md).
+
+    A voucher is 10 digits, or the 18-digit line printed on it: ticket type (1) + dose (1)
+    + municipality code (6) + voucher number (10), whose municipality code must equal the
+    given ``municipality`` (自治体コード / 接種自治体コード). Status: ``absent``, ``valid``,
+    ``format`` (neither shape) or ``municipality_mismatch`` (the line names another code).
+    """
+    v = vouchers.combine_chunks() if isinstance(vouchers, pa.ChunkedArray) else vouchers
+    m = municipality.combine_chunks() if isinstance(municipality, pa.ChunkedArray) else municipality
+    v, m = v.cast(pa.string()), m.cast(pa.string())
+    ten = pc.fill_null(pc.match_substring_regex(v, r"^[0-9]{10}$"), False)
+    line = pc.fill_null(pc.match_substring_regex(v, r"^[0-9]{18}$"), False)
+    embedded = pc.utf8_slice_codeunits(v, 2, 8)
+    agrees = pc.fill_null(pc.equal(embedded, m), False)
+    number = pc.if_else(ten, v, pc.if_else(pc.and_(line, agrees), pc.utf8_slice_codeunits(v, 8, 18), None))
+    status = pc.if_else(
+        pc.is_null(v),
+        "absent",
+        pc.if_else(
+            ten, "valid", pc.if_else(line, pc.if_else(agrees, "valid", "municipality_mismatch"), "format")
+        ),
+    )
+    return number, status
+
+
+def voucher_number(value: str, municipality: str) -> str:
+    """Scalar form of :func:`voucher_numbers`; raises ValueError unless the voucher is valid."""
+    number, status = voucher_numbers(pa.array([value], pa.string()), pa.array([municipality], pa.string()))
+    if status[0].as_py() != "valid":
+        raise ValueError(f"voucher: {status[0].as_py()}")
+    return str(number[0].as_py())

@@ -55,4 +55,37 @@ def report(feed: str, works: pipeline.Works, outlet: Any) -> list[dict[str, Any]
     }
     extra: dict[str, Any] = {"feed": feed, "files": len(summaries), **totals}
     get_current_context()["outlet_events"][outlet].extra = extra
+    _quality_alert(summaries, log)
     return summaries
+
+
+def _quality_alert(summaries: list[dict[str, Any]], log: Any) -> None:
+    """Files over the quarantine threshold alert by mail; the run still succeeds (decisions.md §16)."""
+    from airflow.sdk import get_current_context
+
+    from vaxreg import alerts
+
+    if files := alerts.over_threshold(summaries):
+        log.warning(
+            "data quality: %s", ", ".join(f"{f['file']} {f['quarantined']}/{f['rows']}" for f in files)
+        )
+        try:
+            alerts.quality_alert(get_current_context(), files)
+        except Exception as exc:  # a mail that cannot go out must not fail a run whose data is applied
+            log.error("data-quality alert could not be sent: %s", exc)
+
+
+def fees(feed: str, works: pipeline.Works) -> pipeline.Works:
+    """Publish the commission-fee statements not yet published (clinic and other-ward DAGs)."""
+    return pipeline.fees(works, _actor(feed))
+
+
+def vrs_flags(feed: str, works: pipeline.Works) -> pipeline.Works:
+    """Publish VRS_FLAGS_YYYYMMDD.csv for the run's logical date (Asia/Tokyo), if anything is new."""
+    import pendulum
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    when = ctx.get("logical_date") or ctx["dag_run"].run_after  # a manual run may have no logical date
+    day = pendulum.instance(when).in_timezone("Asia/Tokyo").date().isoformat()
+    return pipeline.vrs_flags(works, _actor(feed), date=day)

@@ -34,8 +34,10 @@ from vaxreg.transport import open_source
 log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-SUITES = {"resident": "resident_diff"}
-DATE_COLUMNS = {
+SUITES = {"resident": "resident_diff", "clinic": "clinic_records", "otherward": "otherward_records"}
+# Feeds with several file layouts: one suite per layout kind (feeds.Layout.kind).
+SUITES |= {k: k for k in ("welfare_seiho", "welfare_techo", "vrs_subjects", "vrs_records")}
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "resident": (
         "event_date",
         "notified_date",
@@ -46,7 +48,17 @@ DATE_COLUMNS = {
         "removed_date",
     )
 }
-PURPOSES = {"resident": "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"}
+DATE_COLUMNS |= {"clinic": ("birth_date", "dose_date"), "otherward": ("birth_date", "dose_date")}
+WAREKI_FEEDS = frozenset({"clinic", "otherward"})  # dates are EYYMMDD (feeds.md §1)
+DOSE_FEEDS = frozenset({"clinic", "otherward"})  # applied by registry/doses.py
+DERIVED_KINDS = frozenset({"welfare_seiho", "welfare_techo", "vrs_subjects", "vrs_records"})
+PURPOSES = {
+    "resident": "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)",
+    "clinic": "医師会接種記録の台帳登録・委託料算定 (clinic vaccination records and commission fees)",
+    "otherward": "他区接種分の台帳登録 (vaccinations of our residents in other wards)",
+    "welfare": "生活保護・障害者手帳による自己負担区分・B類対象判定 (self-pay class and B-class eligibility)",
+    "vrs": "VRS接種記録の台帳登録・転出死亡の連携 (COVID-19 records from VRS; move-out/death flags to VRS)",
+}
 
 
 class FeedRefused(Exception):
@@ -72,15 +84,19 @@ class FileWork:
 
     def summary(self) -> dict[str, Any]:
         c = self.counts
-        return {
-            "file": self.name,
-            "status": self.status,
-            "rows": c.get("rows_read", 0),
-            "accepted": c.get("accepted", 0),
-            "quarantined": c.get("quarantined", 0),
-            "review": c.get("review", 0),
-            "duplicates": c.get("duplicates", 0),
-        } | ({"reason": self.reason} if self.reason else {})
+        return (
+            {
+                "file": self.name,
+                "status": self.status,
+                "rows": c.get("rows_read", 0),
+                "accepted": c.get("accepted", 0),
+                "quarantined": c.get("quarantined", 0),
+                "review": c.get("review", 0),
+                "duplicates": c.get("duplicates", 0),
+            }
+            | {k: c[k] for k in ("off_schedule", "fee_total", "file_rows", "opened", "closed") if k in c}
+            | ({"reason": self.reason} if self.reason else {})
+        )
 
 
 Works = list[dict[str, Any]]
@@ -142,7 +158,7 @@ def fetch(
     by_sha = {e.sha256: e.file_name for e in seen if e.status == "applied"}
     items: list[FileWork] = []
     with open_source(source_url or config.source_url()) as src:
-        for f in src.list_complete(feed):
+        for f in sorted(src.list_complete(feed), key=lambda f: feeds.order_key(feed, f.name)):
             marker = f.marker.strip().lower()
             if marker and by_name.get(f.name) == marker:
                 continue  # already ingested: nothing to download
@@ -200,18 +216,22 @@ def parse(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
     for i, w in enumerate(items):
         if w.status != "fetched":
             continue
-        layout = feeds.LAYOUTS[w.feed]
         try:
+            layout = feeds.layout_for(w.feed, w.name, Path(w.landing))
+            feeds.check_file_name(layout, w.name)
             parsed = feeds.parse_csv(Path(w.landing), layout)
         except feeds.FileRejected as exc:
             _refuse(items, i, str(exc), actor, db_url)
             continue
         table = parsed.table
-        content = [c for c in layout.columns if c != "seq"]
+        content = [c for c in layout.fields if c != "seq"]
         is_dup = table.select(content).to_pandas().duplicated(keep="first").to_numpy()
         for col in layout.sensitive:
             table = table.append_column(f"{col}__status", quality.kojin_no_status(table.column(col)))
         table = table.drop_columns(list(layout.sensitive)).append_column("is_duplicate", pa.array(is_dup))
+        if layout.kind == "vrs_records":  # wide → long: one row per dose (vrs.md)
+            table, empty = feeds.unpivot_vrs(table)
+            parsed.rejected = sorted(parsed.rejected + empty)
         w.work_dir.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, w.work_dir / "staged.parquet")
         rejected = pa.table(
@@ -234,10 +254,21 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
         if w.status != "parsed":
             continue
         table = pq.read_table(w.staged)
-        file_date = feeds.LAYOUTS[w.feed].file_date(w.name)
+        layout = feeds.layout_for(w.feed, w.name)
+        file_date = layout.file_date(w.name)
+        date_columns: tuple[str, ...] = DATE_COLUMNS.get(w.feed, ())
+        if w.feed in WAREKI_FEEDS:
+            table = _derived_columns(table, layout, w.name)
+            date_columns = ()  # parsed above, as wareki
+        elif layout.kind in DERIVED_KINDS:
+            from vaxreg.registry import vrs, welfare
+
+            derive = welfare.derived_columns if w.feed == "welfare" else vrs.derived_columns
+            table = derive(table, layout.kind)
+            date_columns = ()
         try:
             result = quality.validate_table(
-                table, feeds.LAYOUTS[w.feed], SUITES[w.feed], DATE_COLUMNS[w.feed], file_date
+                table, layout, SUITES[layout.kind or w.feed], date_columns, file_date
             )
         except feeds.FileRejected as exc:
             _refuse(items, i, str(exc), actor, db_url)
@@ -249,12 +280,30 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
     return _dump(items)
 
 
+def _derived_columns(table: pa.Table, layout: feeds.Layout, name: str) -> pa.Table:
+    """What the clinic/other-ward suites check besides the received text: wareki dates parsed
+    (``<col>__date``), the municipality-code check digit, and the ward of the file name."""
+    from vaxreg import identity
+
+    for col in DATE_COLUMNS[layout.feed]:
+        table = table.append_column(
+            f"{col}__date", identity.parse_wareki_dates(table.column(col).combine_chunks())
+        )
+    place = table.column("place_code").combine_chunks()
+    valid = identity.municipality_code_valid_mask(place)
+    table = table.append_column("place_code__check", pa.array(valid.astype(bool)))
+    if "ward" in layout.file_pattern.groupindex:
+        ward = layout.name_part(name, "ward")
+        table = table.append_column("file_ward", pa.repeat(pa.scalar(ward, pa.string()), table.num_rows))
+    return table
+
+
 def _checked_my_numbers(w: FileWork, rows: pa.Array) -> pd.DataFrame:
     """(row_no, kojin_no) of the given rows whose My Number passed its check, from the landing copy.
 
     My Number never goes to staging; apply reads it back from the raw file it came in.
     """
-    t = feeds.parse_csv(Path(w.landing), feeds.LAYOUTS[w.feed]).table.select(["row_no", "kojin_no"])
+    t = feeds.parse_csv(Path(w.landing), feeds.layout_for(w.feed, w.name), only=("kojin_no",)).table
     t = t.filter(pc.is_in(t.column("row_no"), rows))
     t = t.filter(pc.equal(quality.kojin_no_status(t.column("kojin_no")), "valid"))
     return t.to_pandas()
@@ -303,6 +352,17 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
             continue
         staged = pq.read_table(w.staged)
         rejected = pq.read_table(w.work_dir / "rejected.parquet").to_pylist()
+        if w.feed in DOSE_FEEDS:
+            if _apply_doses(w, staged, rejected, actor, db_url):
+                log.info("applied %s: %s", w.name, json.dumps(w.counts))
+            continue
+        if w.feed in ("welfare", "vrs"):
+            try:
+                if _apply_other(w, staged, rejected, actor, db_url):
+                    log.info("applied %s: %s", w.name, json.dumps(w.counts))
+            except feeds.FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
+                _refuse(items, items.index(w), str(exc), actor, db_url)
+            continue
         numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
         try:
             with db.transaction(db_url) as conn:
@@ -336,6 +396,126 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
     return _dump(items)
 
 
+def _apply_doses(
+    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
+) -> bool:
+    """Reconcile, rule check and load one clinic/other-ward file in one transaction."""
+    from vaxreg.registry import doses
+
+    try:
+        with db.transaction(db_url) as conn:
+            mid = ledger.record_file(
+                conn,
+                feed=w.feed,
+                file_name=w.name,
+                sha256=w.sha256,
+                size=w.size,
+                status="applied",
+                actor=actor,
+            )
+            outcome = doses.apply_file(
+                conn,
+                staged,
+                feed=w.feed,
+                manifest_id=mid,
+                file_name=w.name,
+                file_date=feeds.LAYOUTS[w.feed].file_date(w.name),
+                rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
+                actor=actor,
+            )
+            ledger.set_counts(conn, mid, outcome.manifest_counts())
+    except IntegrityError:
+        if not _applied_elsewhere(w, db_url):
+            raise
+        w.status, w.reason = "skipped", "already applied by a concurrent run"
+        return False
+    w.status, w.counts = "applied", outcome.as_dict()
+    return True
+
+
+def _apply_other(
+    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
+) -> bool:
+    """Apply one welfare snapshot or VRS file in one transaction (registry/welfare.py, registry/vrs.py)."""
+    from vaxreg.registry import vrs, welfare
+
+    layout = feeds.layout_for(w.feed, w.name)
+    apply_file = welfare.apply_file if w.feed == "welfare" else vrs.apply_file
+    try:
+        with db.transaction(db_url) as conn:
+            mid = ledger.record_file(
+                conn,
+                feed=w.feed,
+                file_name=w.name,
+                sha256=w.sha256,
+                size=w.size,
+                status="applied",
+                actor=actor,
+            )
+            outcome = apply_file(
+                conn,
+                staged,
+                kind=layout.kind,
+                manifest_id=mid,
+                file_name=w.name,
+                file_date=layout.file_date(w.name),
+                rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
+                actor=actor,
+            )
+            ledger.set_counts(conn, mid, outcome.manifest_counts())
+    except IntegrityError:
+        if not _applied_elsewhere(w, db_url):
+            raise
+        w.status, w.reason = "skipped", "already applied by a concurrent run"
+        return False
+    w.status, w.counts = "applied", outcome.as_dict()
+    return True
+
+
+def vrs_flags(
+    works: Works,
+    actor: ledger.Actor,
+    *,
+    date: str | None = None,
+    source_url: str | None = None,
+    db_url: str | None = None,
+) -> Works:
+    """Publish ``inbox/vrs/VRS_FLAGS_YYYYMMDD.csv``: move-outs and deaths not yet sent (feeds.md §7)."""
+    import datetime as dt
+
+    from vaxreg.registry import vrs
+
+    day = dt.date.fromisoformat(date) if date else config_today()
+    with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
+        name = vrs.publish_flags(conn, src, actor, day)
+    log.info("vrs flags: %s", name or "nothing new")
+    return works
+
+
+def config_today() -> Any:
+    """Today in Asia/Tokyo (the municipality's date)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
+
+
+def fees(
+    works: Works, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
+) -> Works:
+    """Publish the commission-fee statements not yet published (FEES_YYYYMM.csv + detail).
+
+    Works from the registry, not only from this run's files: a statement whose publication
+    failed in an earlier run is published by the next one.
+    """
+    from vaxreg import fees as fee_module
+
+    with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
+        names = fee_module.publish_statements(conn, src, actor)
+    log.info("fees: published %s", ", ".join(names) or "nothing new")
+    return works
+
+
 def report(works: Works) -> list[dict[str, Any]]:
     """One summary per file; raises :class:`FeedRefused` when a file was refused."""
     items = _load(works)
@@ -358,10 +538,22 @@ def report(works: Works) -> list[dict[str, Any]]:
 
 
 def run_feed(
-    feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
+    feed: str,
+    actor: ledger.Actor,
+    *,
+    source_url: str | None = None,
+    db_url: str | None = None,
+    date: str | None = None,
 ) -> Works:
-    """All steps in one process, as ``vaxreg run`` does; returns the final work list."""
+    """All steps in one process, as ``vaxreg run`` does; returns the final work list.
+
+    ``date`` (YYYY-MM-DD, default today in Tokyo) names the VRS flags file of the vrs feed."""
     works = fetch(feed, actor, source_url=source_url, db_url=db_url)
     works = parse(works, actor, db_url=db_url)
     works = validate(works, actor, db_url=db_url)
-    return apply(works, actor, db_url=db_url)
+    works = apply(works, actor, db_url=db_url)
+    if feed in DOSE_FEEDS:
+        works = fees(works, actor, source_url=source_url, db_url=db_url)
+    if feed == "vrs":
+        works = vrs_flags(works, actor, date=date, source_url=source_url, db_url=db_url)
+    return works

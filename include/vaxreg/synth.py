@@ -1523,6 +1523,8 @@ def synthesize(
     nights: int = 6,
     events_per_night: int | None = None,
     dirt: bool = True,
+    vaccinations: bool = False,
+    vrs_welfare: bool = False,
 ) -> dict[str, Any]:
     """Write a synthetic Minato City resident-registry diff feed and its truth; return a summary.
 
@@ -1587,23 +1589,37 @@ def synthesize(
     (truth_dir / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8", newline="\n"
     )
-    return {
-        **{
-            k: summary[k]
-            for k in (
-                "municipality_code",
-                "seed",
-                "persons",
-                "events_per_night",
-                "rows",
-                "registry_persons",
-                "dirt",
-            )
-        },
-        "files": [f"outbox/resident/{f['file']}" for f in files]
-        + ["truth/resident_rows.csv", "truth/persons.csv", "truth/summary.json"],
-        "per_file": [
-            {k: f[k] for k in ("file", "date", "rows", "accepted", "quarantined", "duplicates")}
-            for f in files
-        ],
-    }
+    vaccination_files: list[dict[str, Any]] = []
+    if vaccinations:  # clinic and other-ward files from the final registry (own RNG stream)
+        from vaxreg.synth_doses import synthesize_vaccinations
+
+        vaccination_files = synthesize_vaccinations(out_dir, seed, start)["files"]
+    vrs_welfare_files: dict[str, Any] = {}
+    if vrs_welfare:  # VRS and welfare files from the final registry (own RNG stream)
+        from vaxreg.synth_vrs import synthesize_vrs_welfare
+
+        vrs_welfare_files = synthesize_vrs_welfare(out_dir, seed, start)
+    return (
+        {
+            **{
+                k: summary[k]
+                for k in (
+                    "municipality_code",
+                    "seed",
+                    "persons",
+                    "events_per_night",
+                    "rows",
+                    "registry_persons",
+                    "dirt",
+                )
+            },
+            "files": [f"outbox/resident/{f['file']}" for f in files]
+            + ["truth/resident_rows.csv", "truth/persons.csv", "truth/summary.json"],
+            "per_file": [
+                {k: f[k] for k in ("file", "date", "rows", "accepted", "quarantined", "duplicates")}
+                for f in files
+            ],
+        }
+        | ({"vaccinations": vaccination_files} if vaccinations else {})
+        | ({"vrs_welfare": vrs_welfare_files} if vrs_welfare else {})
+    )

@@ -17,8 +17,18 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
         ("feed", "file", "row_no", "reasons"),
         "SELECT feed, file_name, row_no, reasons FROM quarantine ORDER BY feed, file_name, row_no",
     ),
+    "doses": (
+        ("atena_no", "vaccine_code", "phase", "dose_no", "dose_date", "source", "off_schedule"),
+        "SELECT atena_no, vaccine_code, phase, dose_no, CAST(dose_date AS TEXT), source, off_schedule "
+        "FROM doses ORDER BY atena_no, vaccine_code, phase, dose_no, dose_date",
+    ),
+    "review": (
+        ("item_id", "feed", "file", "row_no", "candidates"),
+        "SELECT id, feed, file_name, row_no, candidates FROM review_items WHERE status = 'open' "
+        "ORDER BY feed, file_name, row_no",
+    ),
 }
-PERSONAL = frozenset({"persons"})  # exports of personal data are audited (privacy.md P4)
+PERSONAL = frozenset({"persons", "doses", "review"})  # exports of personal data are audited (privacy.md P4)
 
 
 def stream(conn: Connection, query: str, chunk: int = 50_000) -> Iterator[list[tuple[object, ...]]]:
@@ -47,7 +57,57 @@ def summary(conn: Connection) -> dict[str, object]:
         "persons": {s: int(n) for s, n in persons},
         "quarantine_reasons": {r: int(n) for r, n in reasons},
         "history_rows": int(conn.exec_driver_sql("SELECT COUNT(*) FROM person_history").scalar_one()),
+        "vaccinations": _vaccination_summary(conn),
+        "vrs_welfare": _vrs_welfare_summary(conn),
         "audit_records": int(conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log").scalar_one()),
+    }
+
+
+def _vaccination_summary(conn: Connection) -> dict[str, int]:
+    """Clinic and other-ward records: accepted / off-schedule / quarantined / review, and fees."""
+
+    def one(sql: str) -> int:
+        return int(conn.exec_driver_sql(sql).scalar_one() or 0)
+
+    feeds = "('clinic', 'otherward')"
+    return {
+        "accepted": one(
+            f"SELECT SUM(accepted) FROM ingest_manifest WHERE feed IN {feeds} AND status = 'applied'"
+        ),
+        "doses": one("SELECT COUNT(*) FROM doses"),
+        "off_schedule": one("SELECT COUNT(*) FROM doses WHERE off_schedule IS NOT NULL"),
+        "preliminary_only": one("SELECT COUNT(*) FROM preliminary_exams"),
+        "quarantined": one(f"SELECT COUNT(*) FROM quarantine WHERE feed IN {feeds}"),
+        "review_open": one("SELECT COUNT(*) FROM review_items WHERE status = 'open'"),
+        "corrections": one("SELECT COUNT(*) FROM dose_history"),
+        "fee_records": one("SELECT COUNT(*) FROM fee_details WHERE fee > 0"),
+        "fee_total_yen": one("SELECT SUM(fee) FROM fee_details"),
+        "fee_statements": one("SELECT COUNT(*) FROM fee_statements"),
+    }
+
+
+def _vrs_welfare_summary(conn: Connection) -> dict[str, int]:
+    """VRS doses, vouchers, review, flags sent; welfare periods open and snapshots (counts only)."""
+
+    def one(sql: str) -> int:
+        return int(conn.exec_driver_sql(sql).scalar_one() or 0)
+
+    return {
+        "vrs_vouchers": one("SELECT COUNT(*) FROM vrs_subjects"),
+        "vrs_doses": one("SELECT COUNT(*) FROM doses WHERE source = 'vrs'"),
+        "vrs_persons": one("SELECT COUNT(DISTINCT atena_no) FROM doses WHERE source = 'vrs'"),
+        "vrs_corrections": one("SELECT COUNT(*) FROM dose_history WHERE source = 'vrs'"),
+        "vrs_review_open": one("SELECT COUNT(*) FROM review_items WHERE feed = 'vrs' AND status = 'open'"),
+        "vrs_flags_sent": one("SELECT COUNT(*) FROM vrs_flags"),
+        "vrs_flag_files": one("SELECT COUNT(*) FROM vrs_flag_files"),
+        "welfare_snapshots": one("SELECT COUNT(*) FROM welfare_snapshots"),
+        "seiho_open": one("SELECT COUNT(*) FROM welfare_seiho_periods WHERE closed_month IS NULL"),
+        "seiho_closed": one("SELECT COUNT(*) FROM welfare_seiho_periods WHERE closed_month IS NOT NULL"),
+        "techo_open": one("SELECT COUNT(*) FROM welfare_techo_periods WHERE closed_month IS NULL"),
+        "b_class_60_64_holders": one(
+            "SELECT COUNT(DISTINCT atena_no) FROM welfare_techo_periods WHERE closed_month IS NULL "
+            "AND techo_type = '1' AND grade = '1' AND part IN ('H', 'K', 'R', 'I')"
+        ),
     }
 
 
@@ -67,4 +127,31 @@ def format_summary(s: dict[str, object]) -> str:
     lines.append("Quarantine reasons (top 10)")
     lines += [f"  {v:>7,}  {k}" for k, v in list(s["quarantine_reasons"].items())[:10]]  # type: ignore[attr-defined]
     lines.append(f"History rows {s['history_rows']:,}; audit records {s['audit_records']:,}")
+    v = s.get("vaccinations")
+    if isinstance(v, dict):
+        lines.append("Vaccination records (clinic + other wards)")
+        lines.append(
+            f"  accepted {v['accepted']:,} (doses {v['doses']:,}, "
+            f"of which off-schedule {v['off_schedule']:,}; "
+            f"予診のみ {v['preliminary_only']:,}; corrections {v['corrections']:,})"
+        )
+        lines.append(f"  quarantined {v['quarantined']:,}; in review {v['review_open']:,}")
+        lines.append(
+            f"  commission fees: {v['fee_records']:,} paying record(s), total ¥{v['fee_total_yen']:,} "
+            f"(placeholder fee table); statements published {v['fee_statements']:,}"
+        )
+    w = s.get("vrs_welfare")
+    if isinstance(w, dict):
+        lines.append("VRS (COVID-19 special campaign, vaccine 31)")
+        lines.append(
+            f"  vouchers {w['vrs_vouchers']:,}; doses {w['vrs_doses']:,} of {w['vrs_persons']:,} persons "
+            f"(corrections {w['vrs_corrections']:,}); in review {w['vrs_review_open']:,}; "
+            f"flags sent {w['vrs_flags_sent']:,} in {w['vrs_flag_files']:,} file(s)"
+        )
+        lines.append("Welfare lists")
+        lines.append(
+            f"  snapshots {w['welfare_snapshots']:,}; 生活保護 periods open {w['seiho_open']:,}, "
+            f"closed {w['seiho_closed']:,}; 手帳 periods open {w['techo_open']:,} "
+            f"(grade-1 身体 H/K/R/I holders {w['b_class_60_64_holders']:,})"
+        )
     return "\n".join(lines)

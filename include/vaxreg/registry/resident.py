@@ -12,6 +12,7 @@ transaction, so a file applies whole or not at all.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ STATUS_AFTER = {
 DATE_ATTRIBUTES = ("birth_date", "address_date", "resident_since", "foreign_resident_since", "removed_date")
 STATE_COLUMNS = ("status", *PERSON_ATTRIBUTES)
 UNKNOWN = "unknown"
+CHUNK_ROWS = 250_000  # rows judged and written at a time: bounds memory on a full load
 
 
 def judge(prior: str, code: str) -> tuple[str | None, str | None]:
@@ -178,7 +180,52 @@ def apply_file(
     cand = df[~dup & ~bad].copy()
     cand["seq_int"] = cand["seq"].astype("int64")
     cand = cand.sort_values("seq_int", kind="stable").reset_index(drop=True)
+    out.duplicates = int(dup.sum())
 
+    # Quarantine: row-level reasons, state rejections, rows cut out at parse time.
+    quarantined = [df.loc[bad, ["row_no", "reasons"]]]
+    for part in _partitions(cand):
+        state_rejected, accepted, repeats = _apply_part(conn, part, kojin_no, manifest_id, file_name, actor)
+        quarantined.append(state_rejected)
+        out.accepted += accepted
+        out.duplicates += repeats
+    q_rows = pd.concat(quarantined)
+    _write_quarantine(conn, q_rows, rejected, df, manifest_id, file_name)
+    out.quarantined = len(q_rows) + len(rejected)
+    ledger.audit_event(
+        conn,
+        actor,
+        "ingest",
+        "ingest_manifest",
+        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
+    )
+    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates
+    return out
+
+
+def _partitions(cand: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """Slices of at most about CHUNK_ROWS rows, all events of a person in one slice, seq order kept.
+
+    Persons are independent of each other, so slices bound memory without changing the outcome.
+    """
+    k = -(-len(cand) // CHUNK_ROWS)
+    if k <= 1:
+        yield cand
+        return
+    key = pd.util.hash_array(cand["atena_no"].to_numpy(dtype=object)) % k
+    for i in range(k):
+        yield cand[key == i].reset_index(drop=True)
+
+
+def _apply_part(
+    conn: Connection,
+    cand: pd.DataFrame,
+    kojin_no: pd.DataFrame,
+    manifest_id: int,
+    file_name: str,
+    actor: ledger.Actor,
+) -> tuple[pd.DataFrame, int, int]:
+    """Judge and write one slice: (rows rejected by state rules with reasons, accepted, repeats)."""
     prior = _current_state(conn, cand["atena_no"])
     state_reason, new_status, prior_ref = _judge_in_order(cand, prior)
     cand["new_status"] = new_status
@@ -198,33 +245,12 @@ def apply_file(
         & _same(cand["event_date"], p["last_event_date"])
     )
     applied = ok & ~repeat
-    out.duplicates = int(dup.sum() + (ok & repeat).sum())
-
-    # Quarantine: row-level reasons, state rejections, rows cut out at parse time.
-    q_rows = pd.concat(
-        [
-            df.loc[bad, ["row_no", "reasons"]],
-            pd.DataFrame({"row_no": cand.loc[~ok, "row_no"], "reasons": state_reason[~ok]}),
-        ]
-    )
-    _write_quarantine(conn, q_rows, rejected, df, manifest_id, file_name)
-    out.quarantined = len(q_rows) + len(rejected)
-
-    app = cand[applied].copy()
-    app_prior = p[applied].reset_index(drop=True)
-    app = app.reset_index(drop=True)
-    out.accepted = len(app)
+    app = cand[applied].reset_index(drop=True)
     if len(app):
+        app_prior = p[applied].reset_index(drop=True)
         _write_persons(conn, app, app_prior, changed, applied, prior, kojin_no, manifest_id, file_name, actor)
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates
-    return out
+    state_rejected = pd.DataFrame({"row_no": cand.loc[~ok, "row_no"], "reasons": state_reason[~ok]})
+    return state_rejected, len(app), int((ok & repeat).sum())
 
 
 def _write_quarantine(
@@ -314,19 +340,14 @@ def _write_persons(
     bulk_insert(conn, "person_history", _frame_to_table(superseded))
     _upsert(conn, "persons", _frame_to_table(versions[last]), key="atena_no", all_new=prior.empty)
 
-    # My Number goes to its own table only (privacy.md P1): the person's last number in this file.
+    # My Number goes to the vault only (privacy.md P1): the person's last number in this file.
     numbers = (
         app[["atena_no", "row_no"]].merge(kojin_no, on="row_no").drop_duplicates("atena_no", keep="last")
     )
     if len(numbers):
-        table = pa.table(
-            {
-                "atena_no": pa.array(numbers["atena_no"], pa.string()),
-                "kojin_no": pa.array(numbers["kojin_no"], pa.string()),
-                "updated_at": pa.repeat(pa.scalar(now, pa.string()), len(numbers)),
-            }
-        )
-        _upsert(conn, "my_number", table, key="atena_no", all_new=prior.empty)
+        from vaxreg import vault
+
+        vault.put(conn, numbers["atena_no"], numbers["kojin_no"])  # encrypted, its own schema
 
     # One audit record per applied event: who, what, which fields ("*": a new person).
     has_number = app["row_no"].isin(kojin_no["row_no"]).to_numpy()

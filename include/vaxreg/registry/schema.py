@@ -96,14 +96,7 @@ person_history = Table(
     UniqueConstraint("atena_no", "version"),
 )
 
-# My Number (個人番号) lives here and nowhere else (privacy.md P1).
-my_number = Table(
-    "my_number",
-    metadata,
-    Column("atena_no", String(10), primary_key=True),
-    Column("kojin_no", String(12), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
+# My Number (個人番号) is not here: it lives encrypted in the vault, registry/schema_privacy.py (P1).
 
 # One row per file seen: applied, duplicate content under another name, or refused.
 ingest_manifest = Table(

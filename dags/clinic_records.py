@@ -1,0 +1,91 @@
+"""
+### clinic_records — monthly medical-association vaccination records (医師会 接種記録)
+
+Pulls every complete, not-yet-ingested `ISHIKAI_YYYYMM.csv` (CP932, Japanese headers,
+wareki dates) from `outbox/clinic/` (connection `vaxreg_source`), in name order
+(`feeds.md` §4). Runs on the 5th of each month at 03:00 JST.
+
+* **fetch**: files with a `.done` marker, downloaded to landing, SHA-256 verified;
+  checksum mismatch / known name with other bytes refused; applied files skipped.
+* **parse**: CP932 → Parquet staging; a row whose bytes do not decode is cut out
+  alone (`encoding`), the rest goes on; exact duplicates marked.
+* **validate**: GX suite `expectations/clinic_records.json` (wareki dates with
+  exact era boundaries, codes, municipality-code check digit, institution code).
+* **load**: per file, one transaction: **reconcile** (宛名番号 attached only when the
+  normalised kana, birth date and sex agree; otherwise review with candidates),
+  **rule check** (`include/vaxreg/data/schedule_rules.toml`, against the person's
+  whole history), store doses (duplicates, corrections with history), 予診のみ
+  records, review items, quarantine, fee details, audit log, manifest.
+* **fees**: publishes `inbox/fees/FEES_YYYYMM.csv` (per institution: count,
+  amount) and `FEES_YYYYMM_DETAIL.csv` for every payment month not yet published.
+* **report**: one summary per file (rows = accepted + quarantined + review +
+  duplicates); fails the run without retries when a file was refused; emits the
+  `registry.doses` asset with the totals.
+
+Runbook: `docs/runbook.md#clinic_records`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from vaxreg.alerts import default_args, failure_notifier
+
+FEED = "clinic"
+DOSES = Asset(name="registry.doses", uri="vaxreg://registry/doses", group="vaxreg")
+FEES = Asset(name="outbound.fees", uri="vaxreg://outbound/fees", group="vaxreg")
+
+
+@dag(
+    dag_id="clinic_records",
+    schedule="0 3 5 * *",
+    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    on_failure_callback=[failure_notifier()],
+    tags=["vaxreg", "feed:clinic", "monthly"],
+    doc_md=__doc__,
+)
+def clinic_records() -> None:
+    @task
+    def fetch() -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.fetch(FEED)
+
+    @task
+    def parse(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.parse(FEED, works)
+
+    @task
+    def validate(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.validate(FEED, works)
+
+    @task
+    def load(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.apply(FEED, works)
+
+    @task(outlets=[FEES])
+    def fees(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.fees(FEED, works)
+
+    @task(outlets=[DOSES])
+    def report(works: list[dict]) -> list[dict]:
+        from vaxreg import orchestration
+
+        return orchestration.report(FEED, works, DOSES)
+
+    report(fees(load(validate(parse(fetch())))))
+
+
+clinic_records()

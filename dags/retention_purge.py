@@ -1,0 +1,84 @@
+"""
+### retention_purge — monthly retention purge with logged deletion (保存期間経過データの消去)
+
+Applies the retention policies of `include/vaxreg/data/retention.yaml` (privacy.md P6),
+a reviewed data file: per kind of data, a basis (after the event, after resolution,
+after death, after removal) and a period. The cut-off of each policy is the run's
+**logical date** (Asia/Tokyo) minus the period, never the clock.
+
+* **purge**: one transaction per policy: select the expired keys, delete exactly
+  them, write one `deletion_log` row (run, policy, cut-off, counts, SHA-256 of the
+  sorted keys; no personal data; never purged) and one audit record. Landing copies
+  and staging folders go by the same policies. A living resident is never purged.
+  Afterwards PostgreSQL tables that lost rows are vacuumed. With the param
+  `dry_run` the task reports the same figures and deletes and writes nothing.
+* **certificate**: writes the deletion certificate (消去証明) of the run as HTML and
+  CSV under `$VAXREG_HOME/retention/<run_id>/` from the deletion log (every attempt
+  of the run), with the state of the audit chain. Nothing in a dry run.
+
+Same functions as `vaxreg purge [--dry-run] [--as-of DATE]`.
+Runbook: `docs/runbook.md#retention_purge`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from vaxreg.alerts import default_args, failure_notifier
+
+
+@dag(
+    dag_id="retention_purge",
+    schedule="0 4 1 * *",
+    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    on_failure_callback=[failure_notifier()],
+    params={
+        "dry_run": Param(False, type="boolean", description="report what would be deleted; delete nothing")
+    },
+    tags=["vaxreg", "privacy", "monthly"],
+    doc_md=__doc__,
+)
+def retention_purge() -> None:
+    @task(multiple_outputs=False)
+    def purge(**context) -> dict:  # type: ignore[no-untyped-def]
+        from vaxreg import retention
+        from vaxreg.registry import ledger
+
+        ti = context["ti"]
+        actor = ledger.Actor(
+            dag_id=ti.dag_id, run_id=context["run_id"], task_id=ti.task_id, purpose=retention.PURPOSE
+        )
+        result = retention.purge(
+            retention.logical_day(context),
+            dry_run=retention.dry_run_param(context["params"]["dry_run"]),
+            run_id=context["run_id"],
+            actor=actor,
+            certificate=False,  # the next task writes it, from every attempt of the run
+        )
+        for line in retention.format_result(result).splitlines():
+            print(line)
+        return {
+            "dry_run": result.dry_run,
+            "as_of": result.as_of,
+            "deleted": sum(p.deleted for p in result.policies),
+        }
+
+    @task
+    def certificate(summary: dict, **context) -> list[str]:  # type: ignore[no-untyped-def]
+        from vaxreg import retention
+
+        if summary["dry_run"]:
+            print("dry run: no deletion certificate")
+            return []
+        paths = retention.write_certificate(context["run_id"])
+        print(f"deletion certificate: {', '.join(str(p) for p in paths)}")
+        return [str(p) for p in paths]
+
+    certificate(purge())
+
+
+retention_purge()

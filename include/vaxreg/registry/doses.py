@@ -1,0 +1,588 @@
+"""Apply a validated clinic or other-ward file (接種記録) to the registry, set-based.
+
+Per record, in one transaction per file (the caller's):
+
+1. **Reconcile** (privacy.md §Matching): a record is attached to the person of its
+   宛名番号 only when the normalised kana name, birth date and sex agree. A record
+   without a usable 宛名番号, or whose demographics disagree, goes to **review** with
+   the candidates found by (normalised kana, birth date, sex); never to a guess.
+2. **Person state**: a dose after the person's death or removal is quarantined.
+3. **Dose identity**: a dose is unique per person, vaccine, phase, dose number and
+   date. The same dose again with the same attributes is a duplicate; with other
+   attributes it is a correction (the prior version goes to ``dose_history``).
+   Two different versions of one dose in one file are both quarantined.
+4. **Schedule** (:mod:`vaxreg.schedule`) against the person's whole history.
+5. **Fees** (:mod:`vaxreg.fees`) for what was stored.
+
+Every row ends as exactly one of accepted, quarantined, review or duplicate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Connection
+
+from vaxreg import fees, identity, schedule
+from vaxreg.feeds import scrub
+from vaxreg.registry import ledger, welfare
+from vaxreg.registry.db import bulk_insert
+from vaxreg.registry.schema_doses import DOSE_ATTRIBUTES, DOSE_KEY
+
+RECEIVED = (
+    "atena_no",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "vaccine_code",
+    "phase",
+    "dose_no",
+    "dose_date",
+    "preliminary_only",
+    "product_name",
+    "lot_no",
+    "institution_code",
+    "place_code",
+    "self_pay_declared",
+    "address",
+)
+
+
+@dataclasses.dataclass
+class Outcome:
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    review: int = 0
+    duplicates: int = 0
+    # Not part of the sum: breakdown of accepted, and money.
+    off_schedule: int = 0
+    corrections: int = 0
+    preliminary: int = 0
+    fee_total: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def manifest_counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("rows_read", "accepted", "quarantined", "review", "duplicates")}
+
+
+def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} (atena_no VARCHAR(10) PRIMARY KEY)")
+    bulk_insert(conn, name, pa.table({"atena_no": pa.array(pd.unique(atena), pa.string())}))
+
+
+def _persons(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    cols = ["atena_no", "p_kana", "p_birth", "p_sex", "p_status", "p_removed"]
+    if len(atena) == 0:
+        return pd.DataFrame(columns=cols)
+    _temp_keys(conn, "tmp_dose_atena", atena)
+    rows = conn.exec_driver_sql(
+        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.status, "
+        "CAST(p.removed_date AS TEXT) FROM persons p JOIN tmp_dose_atena t ON t.atena_no = p.atena_no"
+    ).fetchall()
+    conn.exec_driver_sql("DROP TABLE tmp_dose_atena")
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _candidates(conn: Connection, rows: pd.DataFrame) -> pd.Series:
+    """For review rows: ';'-joined atena_no of persons with the same normalised kana, birth and sex."""
+    out = pd.Series([""] * len(rows), index=rows.index, dtype=object)
+    births = rows["birth_iso"].dropna().unique()
+    if len(births) == 0:
+        return out
+    conn.exec_driver_sql("CREATE TEMP TABLE tmp_births (birth_date VARCHAR(10) PRIMARY KEY)")
+    bulk_insert(conn, "tmp_births", pa.table({"birth_date": pa.array(births, pa.string())}))
+    found = pd.DataFrame(
+        conn.exec_driver_sql(
+            "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex FROM persons p "
+            "JOIN tmp_births b ON CAST(p.birth_date AS TEXT) = b.birth_date"
+        ).fetchall(),
+        columns=["cand", "kana", "birth_iso", "sex"],
+    )
+    conn.exec_driver_sql("DROP TABLE tmp_births")
+    if found.empty:
+        return out
+    found["kana_norm"] = identity.normalise_names(pa.array(found["kana"], pa.string())).to_pandas()
+    m = (
+        rows[["kana_norm", "birth_iso", "sex"]]
+        .reset_index()
+        .merge(found[["cand", "kana_norm", "birth_iso", "sex"]], on=["kana_norm", "birth_iso", "sex"])
+    )
+    joined = m.sort_values("cand").groupby("index")["cand"].agg(";".join)
+    out.loc[joined.index] = joined
+    return out
+
+
+def _existing_doses(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    cols = ["id", *DOSE_KEY, *DOSE_ATTRIBUTES, "version"]
+    if len(atena) == 0:
+        return pd.DataFrame(columns=cols)
+    _temp_keys(conn, "tmp_dose_hist", atena)
+    rows = conn.exec_driver_sql(
+        "SELECT d.id, d.atena_no, d.vaccine_code, d.phase, d.dose_no, CAST(d.dose_date AS TEXT), "
+        + ", ".join(f"d.{c}" for c in DOSE_ATTRIBUTES)
+        + ", d.version FROM doses d JOIN tmp_dose_hist t ON t.atena_no = d.atena_no"
+    ).fetchall()
+    conn.exec_driver_sql("DROP TABLE tmp_dose_hist")
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _existing_prelims(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    cols = ["atena_no", "vaccine_code", "phase", "dose_no", "dose_iso", "institution_code"]
+    if len(atena) == 0:
+        return pd.DataFrame(columns=cols)
+    _temp_keys(conn, "tmp_prelim", atena)
+    rows = conn.exec_driver_sql(
+        "SELECT e.atena_no, e.vaccine_code, e.phase, e.dose_no, CAST(e.exam_date AS TEXT), "
+        "e.institution_code "
+        "FROM preliminary_exams e JOIN tmp_prelim t ON t.atena_no = e.atena_no"
+    ).fetchall()
+    conn.exec_driver_sql("DROP TABLE tmp_prelim")
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    return ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
+
+
+def _iso(ts: pd.Series) -> pd.Series:
+    return pd.to_datetime(ts).dt.strftime("%Y-%m-%d")
+
+
+def apply_file(
+    conn: Connection,
+    staged: pa.Table,
+    *,
+    feed: str,
+    manifest_id: int,
+    file_name: str,
+    file_date: dt.date,
+    rejected: list[tuple[int, str, str]],
+    actor: ledger.Actor,
+    rules: schedule.Rules | None = None,
+) -> Outcome:
+    """Apply one validated clinic/other-ward file inside the caller's transaction."""
+    df = staged.to_pandas()
+    for c in RECEIVED:
+        if c not in df.columns:
+            df[c] = None
+    out = Outcome(rows_read=len(df) + len(rejected))
+    n = len(df)
+    dup = df["is_duplicate"].to_numpy(dtype=bool)
+    quarantine_reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "")
+    quarantine_reason = quarantine_reason.astype(object)
+    review_reason = np.full(n, "", dtype=object)
+    duplicate = dup.copy()
+    live = ~dup & (quarantine_reason == "")
+
+    df["birth_iso"] = _iso(df["birth_date__date"])
+    df["dose_iso"] = _iso(df["dose_date__date"])
+    df["kana_norm"] = identity.normalise_names(pa.array(df["name_kana"], pa.string())).to_pandas()
+
+    # 1. Reconcile.
+    given = df["atena_no"].notna().to_numpy()
+    has_atena = df["atena_no"].fillna("").str.fullmatch(r"[0-9]{10}").to_numpy(dtype=bool)
+    persons = _persons(conn, df.loc[live & has_atena, "atena_no"].to_numpy())
+    persons["p_kana_norm"] = identity.normalise_names(pa.array(persons["p_kana"], pa.string())).to_pandas()
+    m = df[["atena_no"]].merge(persons, on="atena_no", how="left")
+    known = m["p_status"].notna().to_numpy()
+    kana_ok = (m["p_kana_norm"] == df["kana_norm"]).fillna(False).to_numpy(dtype=bool)
+    birth_ok = (m["p_birth"] == df["birth_iso"]).fillna(False).to_numpy(dtype=bool)
+    sex_ok = (m["p_sex"] == df["sex"]).fillna(False).to_numpy(dtype=bool)
+    reasons_r: list[list[str]] = [[] for _ in range(n)]
+    for mask, code in (
+        (~given, "atena_no_missing"),
+        (given & ~has_atena, "atena_no_format"),
+        (has_atena & ~known, "atena_no_unknown"),
+        (known & ~kana_ok, "kana_mismatch"),
+        (known & ~birth_ok, "birth_date_mismatch"),
+        (known & ~sex_ok, "sex_mismatch"),
+    ):
+        for i in np.flatnonzero(live & mask):
+            reasons_r[i].append(code)
+    to_review = live & np.array([bool(r) for r in reasons_r], dtype=bool)
+    review_reason[to_review] = [";".join(reasons_r[i]) for i in np.flatnonzero(to_review)]
+    live &= ~to_review
+    matched = live.copy()
+
+    # 2. Person state on the dose date.
+    removed = pd.to_datetime(m["p_removed"]).to_numpy(dtype="datetime64[D]")
+    dose_day = df["dose_date__date"].to_numpy(dtype="datetime64[D]")
+    after = ~np.isnat(removed) & (dose_day > removed)
+    status = m["p_status"].to_numpy(dtype=object)
+    dead = matched & after & (status == "deceased")
+    gone = matched & after & np.isin(status, ["moved_out", "removed"])
+    quarantine_reason[dead] = "dose_after_death"
+    quarantine_reason[gone] = "person_not_resident_on_dose_date"
+    live &= ~(dead | gone)
+
+    prelim = live & (df["preliminary_only"] == "1").to_numpy()
+    dose_rows = live & ~prelim
+    df["dose_no_int"] = pd.to_numeric(df["dose_no"], errors="coerce").fillna(0).astype("int64")
+
+    # 3. Dose identity: in-file versions, then the registry.
+    d = df[dose_rows].copy()
+    d["i"] = np.flatnonzero(dose_rows)
+    key_cols = ["atena_no", "vaccine_code", "phase", "dose_no_int", "dose_iso"]
+    attrs = list(DOSE_ATTRIBUTES)
+    same_version = d.duplicated([*key_cols, *attrs], keep="first")
+    duplicate[d.loc[same_version.to_numpy(), "i"].to_numpy()] = True
+    d = d[~same_version.to_numpy()]
+    conflict = d.duplicated(key_cols, keep=False).to_numpy()
+    quarantine_reason[d.loc[conflict, "i"].to_numpy()] = "conflicting_records_in_file"
+    d = d[~conflict]
+
+    existing = _existing_doses(conn, df.loc[matched, "atena_no"].to_numpy())
+    existing["dose_no"] = existing["dose_no"].astype("int64")
+    ex = existing.rename(columns={"dose_no": "dose_no_int", "dose_date": "dose_iso"})
+    j = d[["i", *key_cols, *attrs]].merge(ex, on=key_cols, how="left", suffixes=("", "_db"))
+    on_record = j["id"].notna().to_numpy()
+    unchanged = np.logical_and.reduce([_same(j[c], j[f"{c}_db"]) for c in attrs])
+    repeat_i = j.loc[on_record & unchanged, "i"].to_numpy()
+    duplicate[repeat_i] = True
+    corr = j[on_record & ~unchanged]
+    d = d[~d["i"].isin(repeat_i)]
+
+    # 4. Schedule, against the registry history (the corrected versions left out) and this file.
+    corrected_ids = set(corr["id"].astype("int64"))
+    hist = existing[~existing["id"].isin(corrected_ids)][list(schedule.DOSE_COLUMNS)].copy()
+    hist["dose_date"] = pd.to_datetime(hist["dose_date"]).to_numpy(dtype="datetime64[D]")
+    new = pd.DataFrame(
+        {
+            "atena_no": d["atena_no"].to_numpy(),
+            "vaccine_code": d["vaccine_code"].to_numpy(),
+            "phase": d["phase"].to_numpy(),
+            "dose_no": d["dose_no_int"].to_numpy(),
+            "dose_date": d["dose_date__date"].to_numpy(dtype="datetime64[D]"),
+            "birth_date": d["birth_date__date"].to_numpy(dtype="datetime64[D]"),
+            "sex": d["sex"].to_numpy(),
+            # 障害部位 of grade-1 身体 certificates on the dose date; None = no welfare data (§19, §31)
+            "disability": welfare.disability_letters(
+                conn,
+                d["atena_no"].reset_index(drop=True),
+                d["dose_date__date"].to_numpy(dtype="datetime64[D]"),
+            ).to_numpy(),
+        }
+    )
+    verdict = schedule.judge(new, hist, rules)
+    invalid = (verdict["invalid"] != "").to_numpy()
+    quarantine_reason[d["i"].to_numpy()[invalid]] = verdict["invalid"].to_numpy()[invalid]
+    d = d.assign(off_schedule=verdict["off_schedule"].to_numpy(), flags=verdict["flags"].to_numpy())[~invalid]
+
+    # Write the doses: new ones in bulk, corrections through history.
+    now = ledger.now_text()
+    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
+    is_corr = d["i"].isin(corr["i"]).to_numpy()
+    fresh, fixes = d[~is_corr], d[is_corr]
+    _insert_doses(conn, fresh, feed, manifest_id, decided_by, now)
+    if len(fixes):
+        _correct_doses(conn, fixes, corr, feed, manifest_id, decided_by, now)
+    # Audit: one record per dose written.
+    if len(d):
+        fields = np.where(is_corr, "", "*").astype(object)
+        cj = d[["i"]].merge(corr[["i", *attrs, *(f"{c}_db" for c in attrs)]], on="i", how="left")
+        for c in attrs:
+            diff = ~_same(cj[c], cj[f"{c}_db"]) & is_corr
+            fields = np.where(diff, fields + np.where(fields == "", "", ",") + c, fields)
+        detail = (
+            file_name
+            + "#row="
+            + d["row_no"].astype(str)
+            + " vaccine="
+            + d["vaccine_code"]
+            + "/"
+            + d["phase"]
+            + "/"
+            + d["dose_no"].astype(str)
+        ).to_numpy()
+        for action, mask in (("insert", ~is_corr), ("update", is_corr)):
+            if mask.any():
+                ledger.write_audit(
+                    conn,
+                    actor,
+                    action=action,
+                    table_name="doses",
+                    atena_no=d["atena_no"].to_numpy()[mask],
+                    fields_changed=fields[mask],
+                    detail=detail[mask],
+                )
+
+    # 予診のみ: kept for payment; a second record of the same examination is a duplicate.
+    p = df[prelim].copy()
+    p["i"] = np.flatnonzero(prelim)
+    pkey = ["atena_no", "vaccine_code", "phase", "dose_no_int", "dose_iso", "institution_code"]
+    in_file_dup = p.duplicated(pkey, keep="first").to_numpy()
+    ep = _existing_prelims(conn, p["atena_no"].to_numpy())
+    ep["dose_no_int"] = ep.pop("dose_no").astype("int64")
+    on_rec = (
+        p[pkey].merge(ep.assign(_hit=True), on=pkey, how="left")["_hit"].fillna(False).to_numpy(dtype=bool)
+    )
+    duplicate[p["i"].to_numpy()[in_file_dup | on_rec]] = True
+    p = p[~(in_file_dup | on_rec)]
+    if len(p):
+        bulk_insert(
+            conn,
+            "preliminary_exams",
+            pa.table(
+                {
+                    "atena_no": pa.array(p["atena_no"], pa.string()),
+                    "vaccine_code": pa.array(p["vaccine_code"], pa.string()),
+                    "phase": pa.array(p["phase"], pa.string()),
+                    "dose_no": pa.array(p["dose_no_int"], pa.int64()),
+                    "exam_date": pa.array(p["dose_iso"], pa.string()),
+                    "institution_code": pa.array(p["institution_code"], pa.string()),
+                    "place_code": pa.array(p["place_code"], pa.string()),
+                    "self_pay_declared": pa.array(p["self_pay_declared"], pa.string()),
+                    "source": pa.repeat(pa.scalar(feed, pa.string()), len(p)),
+                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), len(p)),
+                    "row_no": pa.array(p["row_no"], pa.int64()),
+                    "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), len(p)),
+                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), len(p)),
+                }
+            ),
+        )
+        ledger.write_audit(
+            conn,
+            actor,
+            action="insert",
+            table_name="preliminary_exams",
+            atena_no=p["atena_no"].to_numpy(),
+            fields_changed=np.full(len(p), "*", dtype=object),
+            detail=(file_name + "#row=" + p["row_no"].astype(str) + " preliminary").to_numpy(),
+        )
+
+    # 5. Fees for what was stored (corrections earn nothing: the dose was priced when first stored).
+    out.fee_total = _write_fees(conn, fresh, p, feed, manifest_id, file_name, file_date, now)
+
+    # Review items and quarantine.
+    rv = df[to_review].copy()
+    if len(rv):
+        rv["candidates"] = _candidates(conn, rv)
+        # The given atena_no is a candidate too when it names a person (demographics disagree).
+        given = rv["atena_no"].where(known[to_review], None)
+        rv["candidates"] = [
+            ";".join(sorted({*filter(None, str(c).split(";")), *([g] if isinstance(g, str) else [])}))
+            for c, g in zip(rv["candidates"], given, strict=True)
+        ]
+        raws = [_raw(r) for r in rv[list(RECEIVED)].to_dict("records")]
+        k = len(rv)
+        bulk_insert(
+            conn,
+            "review_items",
+            pa.table(
+                {
+                    "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
+                    "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                    "row_no": pa.array(rv["row_no"], pa.int64()),
+                    "reasons": pa.array(review_reason[to_review], pa.string()),
+                    "candidates": pa.array(rv["candidates"], pa.string()),
+                    "raw_row": pa.array(raws, pa.string()),
+                    "status": pa.repeat(pa.scalar("open", pa.string()), k),
+                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+                }
+            ),
+        )
+    q = quarantine_reason != ""
+    qdf = df[q]
+    raws = [_raw(r) for r in qdf[list(RECEIVED)].to_dict("records")] + [r[2] for r in rejected]
+    row_nos = [int(x) for x in qdf["row_no"]] + [r[0] for r in rejected]
+    reasons = list(quarantine_reason[q]) + [r[1] for r in rejected]
+    k = len(row_nos)
+    bulk_insert(
+        conn,
+        "quarantine",
+        pa.table(
+            {
+                "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
+                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                "row_no": pa.array(row_nos, pa.int32()),
+                "reasons": pa.array(reasons, pa.string()),
+                "raw_row": pa.array(raws, pa.string()),
+                "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+            }
+        ),
+    )
+
+    out.quarantined = int(q.sum()) + len(rejected)
+    out.review = int(to_review.sum())
+    out.duplicates = int(duplicate.sum())
+    out.accepted = len(d) + len(p)
+    out.off_schedule = int((d["off_schedule"] != "").sum())
+    out.corrections = len(fixes)
+    out.preliminary = len(p)
+    ledger.audit_event(
+        conn,
+        actor,
+        "ingest",
+        "ingest_manifest",
+        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
+    )
+    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
+    return out
+
+
+def _raw(record: dict[str, object]) -> str:
+    kept = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
+    return scrub(json.dumps(kept, ensure_ascii=False, default=str))
+
+
+def _dose_table(
+    d: pd.DataFrame, feed: str, manifest_id: int, decided_by: str, now: str, version: pa.Array
+) -> pa.Table:
+    k = len(d)
+    return pa.table(
+        {
+            "atena_no": pa.array(d["atena_no"], pa.string()),
+            "vaccine_code": pa.array(d["vaccine_code"], pa.string()),
+            "phase": pa.array(d["phase"], pa.string()),
+            "dose_no": pa.array(d["dose_no_int"], pa.int64()),
+            "dose_date": pa.array(d["dose_iso"], pa.string()),
+            **{c: pa.array(d[c], pa.string()) for c in DOSE_ATTRIBUTES},
+            "source": pa.repeat(pa.scalar(feed, pa.string()), k),
+            "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+            "row_no": pa.array(d["row_no"], pa.int64()),
+            "off_schedule": pa.array(d["off_schedule"].replace("", None), pa.string()),
+            "flags": pa.array(d["flags"].replace("", None), pa.string()),
+            "version": version,
+            "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), k),
+            "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+        }
+    )
+
+
+def _insert_doses(
+    conn: Connection, d: pd.DataFrame, feed: str, manifest_id: int, decided_by: str, now: str
+) -> None:
+    if len(d):
+        version = pa.repeat(pa.scalar(1, pa.int64()), len(d))
+        bulk_insert(conn, "doses", _dose_table(d, feed, manifest_id, decided_by, now, version))
+
+
+def _correct_doses(
+    conn: Connection,
+    fixes: pd.DataFrame,
+    corr: pd.DataFrame,
+    feed: str,
+    manifest_id: int,
+    decided_by: str,
+    now: str,
+) -> None:
+    """Move the current versions to dose_history, then overwrite them (one statement each)."""
+    ids = fixes[["i"]].merge(corr[["i", "id", "version"]], on="i")
+    cols = ["id", *DOSE_KEY, *DOSE_ATTRIBUTES, "source", "manifest_id", "row_no", "off_schedule", "flags"]
+    cols += ["version", "decided_by", "recorded_at"]
+    conn.exec_driver_sql("CREATE TEMP TABLE tmp_fix_ids (id BIGINT PRIMARY KEY)")
+    bulk_insert(conn, "tmp_fix_ids", pa.table({"id": pa.array(ids["id"].astype("int64"), pa.int64())}))
+    hist_cols = ", ".join(c for c in cols if c != "id")
+    conn.exec_driver_sql(
+        f"INSERT INTO dose_history (dose_id, {hist_cols}, superseded_at, superseded_by) "
+        f"SELECT d.id, {', '.join('d.' + c for c in cols if c != 'id')}, '{now}', {int(manifest_id)} "
+        "FROM doses d JOIN tmp_fix_ids t ON t.id = d.id"
+    )
+    conn.exec_driver_sql("DROP TABLE tmp_fix_ids")
+    version = pa.array(ids["version"].astype("int64") + 1, pa.int64())
+    table = _dose_table(
+        fixes.set_index("i").loc[ids["i"]].reset_index(), feed, manifest_id, decided_by, now, version
+    )
+    conn.exec_driver_sql("CREATE TEMP TABLE tmp_fix AS SELECT * FROM doses WHERE 1 = 0")
+    bulk_insert(conn, "tmp_fix", table)
+    names = table.column_names
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in DOSE_KEY)
+    conn.exec_driver_sql(
+        f"INSERT INTO doses ({', '.join(names)}) SELECT {', '.join(names)} FROM tmp_fix WHERE true "
+        f"ON CONFLICT ({', '.join(DOSE_KEY)}) DO UPDATE SET {updates}"
+    )
+    conn.exec_driver_sql("DROP TABLE tmp_fix")
+
+
+def _write_fees(
+    conn: Connection,
+    d: pd.DataFrame,
+    p: pd.DataFrame,
+    feed: str,
+    manifest_id: int,
+    file_name: str,
+    file_date: dt.date,
+    now: str,
+) -> int:
+    recs = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "row_no": d["row_no"].to_numpy(),
+                    "atena_no": d["atena_no"].to_numpy(),
+                    "institution_code": d["institution_code"].to_numpy(),
+                    "kind": "dose",
+                    "vaccine_code": d["vaccine_code"].to_numpy(),
+                    "service_date": d["dose_date__date"].to_numpy(dtype="datetime64[D]"),
+                    "declared": d["self_pay_declared"].to_numpy(),
+                    "off": d["off_schedule"].to_numpy(),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "row_no": p["row_no"].to_numpy(),
+                    "atena_no": p["atena_no"].to_numpy(),
+                    "institution_code": p["institution_code"].to_numpy(),
+                    "kind": "preliminary",
+                    "vaccine_code": p["vaccine_code"].to_numpy(),
+                    "service_date": p["dose_date__date"].to_numpy(dtype="datetime64[D]"),
+                    "declared": p["self_pay_declared"].to_numpy(),
+                    "off": "",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    if recs.empty:
+        return 0
+    derived = fees.registry_self_pay_class(conn, recs["atena_no"], recs["service_date"].to_numpy())
+    has_derived = derived.notna().to_numpy()
+    recs["self_pay_class"] = np.where(has_derived, derived.to_numpy(), recs["declared"].to_numpy())
+    recs["self_pay_source"] = np.where(has_derived, "registry", "declared")
+    recs["payable"] = (recs["off"] == "").to_numpy()
+    priced = fees.price(recs)
+    flags: list[list[str]] = [[] for _ in range(len(priced))]
+    for mask, code in (
+        (~has_derived, "self_pay_declared"),
+        (has_derived & (derived.to_numpy() != recs["declared"].to_numpy()), "self_pay_declared_disagrees"),
+        (priced["no_fee_on_date"].to_numpy(), "no_fee_on_date"),
+        ((priced["off"] != "").to_numpy(), "off_schedule"),
+    ):
+        for i in np.flatnonzero(mask):
+            flags[i].append(code)
+    k = len(priced)
+    bulk_insert(
+        conn,
+        "fee_details",
+        pa.table(
+            {
+                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
+                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                "row_no": pa.array(priced["row_no"], pa.int64()),
+                "institution_code": pa.array(priced["institution_code"], pa.string()),
+                "payment_month": pa.repeat(pa.scalar(fees.payment_month(file_date), pa.string()), k),
+                "kind": pa.array(priced["kind"], pa.string()),
+                "vaccine_code": pa.array(priced["vaccine_code"], pa.string()),
+                "service_date": pa.array(_iso(priced["service_date"]), pa.string()),
+                "self_pay_class": pa.array(priced["self_pay_class"], pa.string()),
+                "self_pay_source": pa.array(priced["self_pay_source"], pa.string()),
+                "flags": pa.array([";".join(f) or None for f in flags], pa.string()),
+                "unit_price": pa.array(priced["unit_price"], pa.int64()),
+                "self_pay_amount": pa.array(priced["self_pay_amount"], pa.int64()),
+                "fee": pa.array(priced["fee"], pa.int64()),
+                "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+            }
+        ),
+    )
+    return int(priced["fee"].sum())

@@ -1,0 +1,439 @@
+"""Schedule error check (予防接種履歴のエラーチェック): the rules are data, this is the engine.
+
+The rules live in ``data/schedule_rules.toml`` (reviewed data with effective dates,
+vaccines.md). :func:`judge` checks a batch of doses against each person's whole
+history at once, column by column (numpy and pandas merges), never a loop per dose.
+
+Each judged dose gets three ``;``-joined code lists:
+
+* ``invalid``: the record cannot be a routine dose as written (a phase the vaccine
+  does not have) — the caller quarantines it;
+* ``off_schedule``: a real dose outside the routine schedule (age window, interval,
+  dose count, eligibility) — stored, earns no commission fee, listed for review;
+* ``flags``: notes that are not errors (an interval shortened by the doctor's judgement).
+
+Counting follows vaccines.md §Counting: 中N日 means ``date2 − date1 > N``; months are
+calendar months on the same day (a missing day is the first of the next month); a
+child reaches ``k`` months, and ``n`` years, on that day; a fiscal year runs April to
+March; children born 2 April Y – 1 April Y+1 enter primary school in April Y+7.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RULES_FILE = Path(__file__).parent / "data" / "schedule_rules.toml"
+FAR_FUTURE = dt.date(9999, 12, 31)
+
+# --------------------------------------------------------------------------- calendar arithmetic
+
+
+def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = d.astype("datetime64[D]")
+    months = d.astype("datetime64[M]")
+    years = months.astype("datetime64[Y]")
+    return (
+        years.astype(np.int64) + 1970,
+        (months - years).astype(np.int64) + 1,
+        (d - months).astype(np.int64) + 1,
+    )
+
+
+def add_months(d: np.ndarray, k: np.ndarray | int) -> np.ndarray:
+    """``d`` plus ``k`` calendar months, same day of month; a missing day gives the 1st of the next month."""
+    d = np.asarray(d, dtype="datetime64[D]")
+    month = d.astype("datetime64[M]") + np.asarray(k, dtype=np.int64)
+    first = month.astype("datetime64[D]")
+    days_in_month = ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
+    day = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+    return np.where(day <= days_in_month, first + (day - 1), first + days_in_month)
+
+
+def fiscal_year(d: np.ndarray) -> np.ndarray:
+    """The fiscal year (年度) of each date: April–March, named by the April's year."""
+    y, m, _ = _ymd(np.asarray(d, dtype="datetime64[D]"))
+    return np.where(m >= 4, y, y - 1)
+
+
+def school_entry_year(birth: np.ndarray) -> np.ndarray:
+    """The year a child enters primary school (April): born 2 April Y – 1 April Y+1 → Y+7."""
+    y, m, day = _ymd(np.asarray(birth, dtype="datetime64[D]"))
+    from_april_2 = (m > 4) | ((m == 4) & (day >= 2))
+    return np.where(from_april_2, y, y - 1) + 7
+
+
+def days_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (np.asarray(b, dtype="datetime64[D]") - np.asarray(a, dtype="datetime64[D]")).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: pd.DataFrame  # one row per [[rule]]
+    intervals: pd.DataFrame  # rule_id, dose_no, ref, ref_phase, days, months, judgement_days
+    live_injectable: frozenset[str]
+    live_days: int
+    vaccines: dict[str, dict[str, Any]]
+
+    def known_phases(self) -> set[tuple[str, str]]:
+        return set(zip(self.rules["vaccine"], self.rules["phase"], strict=True))
+
+
+def _date(v: Any) -> dt.date:
+    if isinstance(v, dt.date):
+        return v
+    return dt.date.fromisoformat(str(v))
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read and check the reviewed rules file (no overlapping periods for one vaccine, phase, variant)."""
+    raw = tomllib.loads((path or RULES_FILE).read_text(encoding="utf-8"))
+    rows, intervals = [], []
+    for i, r in enumerate(raw["rule"]):
+        age = r.get("age", {})
+        born = r.get("born", {})
+        sy = r.get("school_years")
+        rows.append(
+            {
+                "rule_id": i,
+                "vaccine": r["vaccine"],
+                "phase": r["phase"],
+                "eff_from": np.datetime64(_date(r["from"]), "D"),
+                "eff_to": np.datetime64(_date(r.get("to", FAR_FUTURE)), "D"),
+                "doses": int(r["doses"]),
+                "sex": r.get("sex"),
+                "from_days": age.get("from_days"),
+                "to_days": age.get("to_days"),
+                "from_months": age.get("from_months"),
+                "before_months": age.get("before_months"),
+                "born_from": np.datetime64(_date(born["from"]), "D") if born else None,
+                "born_to": np.datetime64(_date(born["to"]), "D") if born else None,
+                "school_from": sy[0] if sy else None,
+                "school_to": sy[1] if sy else None,
+                "fy_of_age": tuple(r.get("fy_of_age", ())),
+                "b_class_60_64": r.get("b_class_60_64"),
+                "per_fiscal_year": r.get("per_fiscal_year"),
+                "per_lifetime": r.get("per_lifetime"),
+                "dose1_before": r.get("dose1_age_before_months"),
+                "dose1_from": r.get("dose1_age_from_months"),
+            }
+        )
+        for iv in r.get("interval", []):
+            for n in iv["doses"]:
+                intervals.append(
+                    {
+                        "rule_id": i,
+                        "dose_no": int(n),
+                        "ref": str(iv["ref"]),
+                        "ref_phase": iv.get("ref_phase", r["phase"]),
+                        "days": iv.get("days"),
+                        "months": iv.get("months"),
+                        "judgement_days": iv.get("judgement_days"),
+                    }
+                )
+    rules = pd.DataFrame(rows)
+    for col in ("from_days", "to_days", "from_months", "before_months", "school_from", "school_to"):
+        rules[col] = rules[col].astype("float64")
+    for col in ("per_fiscal_year", "per_lifetime", "dose1_before", "dose1_from"):
+        rules[col] = rules[col].astype("float64")
+    # Overlap check per vaccine, phase and variant.
+    variant = rules["dose1_before"].fillna(-1).astype(str) + "/" + rules["dose1_from"].fillna(-1).astype(str)
+    for _, g in rules.assign(variant=variant).groupby(["vaccine", "phase", "variant"]):
+        g = g.sort_values("eff_from")
+        if (g["eff_from"].to_numpy()[1:] <= g["eff_to"].to_numpy()[:-1]).any():
+            raise ValueError(
+                f"schedule rules overlap for vaccine {g['vaccine'].iloc[0]} phase {g['phase'].iloc[0]}"
+            )
+    iv_frame = pd.DataFrame(
+        intervals, columns=["rule_id", "dose_no", "ref", "ref_phase", "days", "months", "judgement_days"]
+    )
+    vaccines = raw["vaccines"]
+    live = frozenset(k for k, v in vaccines.items() if v.get("live_injectable"))
+    return Rules(rules, iv_frame, live, int(raw["cross"]["live_injectable_days"]), vaccines)
+
+
+@cache
+def default_rules() -> Rules:
+    return load_rules()
+
+
+# --------------------------------------------------------------------------- judging
+
+DOSE_COLUMNS = ["atena_no", "vaccine_code", "phase", "dose_no", "dose_date"]
+
+
+def _codes(n: int) -> list[list[str]]:
+    return [[] for _ in range(n)]
+
+
+def _add(target: list[list[str]], mask: np.ndarray, code: str) -> None:
+    for i in np.flatnonzero(mask):
+        target[i].append(code)
+
+
+def judge(new: pd.DataFrame, history: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
+    """Judge each row of ``new`` against the schedule and the person's whole history.
+
+    ``new``: atena_no, vaccine_code, phase, dose_no (int), dose_date, birth_date (dates),
+    sex, and optionally ``disability`` (障害部位 letters of a grade-1 身体 certificate held
+    on the dose date; ``""`` none; missing/None: no disability data for the person).
+    ``history``: the person's doses already in the registry (DOSE_COLUMNS); the rows of
+    ``new`` count as history of each other.
+
+    Returns a frame aligned with ``new``: ``invalid``, ``off_schedule``, ``flags``
+    (``;``-joined codes, ``""`` when none) and ``rule_id``.
+    """
+    rules = rules or default_rules()
+    n = len(new)
+    out_invalid, out_off, out_flags = _codes(n), _codes(n), _codes(n)
+    if n == 0:
+        return pd.DataFrame({"invalid": [], "off_schedule": [], "flags": [], "rule_id": []})
+    new = new.reset_index(drop=True)
+    date = new["dose_date"].to_numpy(dtype="datetime64[D]")
+    birth = new["birth_date"].to_numpy(dtype="datetime64[D]")
+    dose_no = new["dose_no"].to_numpy(dtype=np.int64)
+    vaccine = new["vaccine_code"].astype(str).to_numpy()
+    phase = new["phase"].astype(str).to_numpy()
+    disability = new["disability"] if "disability" in new.columns else pd.Series([None] * n)
+
+    # Every dose the person has: registry history plus this batch (each new row knows its index).
+    hist = history[DOSE_COLUMNS].copy()
+    hist["idx"] = -1
+    batch = new[DOSE_COLUMNS].copy()
+    batch["idx"] = np.arange(n)
+    every = pd.concat([hist, batch], ignore_index=True)
+    every["dose_date"] = every["dose_date"].to_numpy(dtype="datetime64[D]")
+    every["dose_no"] = every["dose_no"].astype(np.int64)
+
+    # Dose 1 of the same vaccine and phase (for HPV's schedule choice, and "ref = 1" intervals).
+    dose1 = (
+        every.sort_values("dose_date")
+        .drop_duplicates(["atena_no", "vaccine_code", "phase"], keep="first")
+        .set_index(["atena_no", "vaccine_code", "phase"])["dose_date"]
+    )
+    key = pd.MultiIndex.from_arrays([new["atena_no"], new["vaccine_code"], new["phase"]])
+    first_date = dose1.reindex(key).to_numpy(dtype="datetime64[D]")
+    r = rules.rules
+
+    # Choose the rule in force on the dose date (and the variant by the age at dose 1).
+    cand = pd.DataFrame({"i": np.arange(n), "vaccine": vaccine, "phase": phase}).merge(
+        r, on=["vaccine", "phase"], how="inner"
+    )
+    ci = cand["i"].to_numpy()
+    in_force = (cand["eff_from"].to_numpy(dtype="datetime64[D]") <= date[ci]) & (
+        date[ci] <= cand["eff_to"].to_numpy(dtype="datetime64[D]")
+    )
+    for col, before in (("dose1_before", True), ("dose1_from", False)):
+        months = cand[col].to_numpy()
+        has = ~np.isnan(months)
+        if has.any():
+            limit = add_months(birth[ci], np.nan_to_num(months).astype(np.int64))
+            before_limit = first_date[ci] < limit
+            in_force &= ~has | (before_limit if before else ~before_limit)
+    chosen = cand[in_force].drop_duplicates("i", keep="first")
+    rule_of = np.full(n, -1, dtype=np.int64)
+    rule_of[chosen["i"].to_numpy()] = chosen["rule_id"].to_numpy()
+    known = rules.known_phases()
+    has_phase = np.array([(v, p) in known for v, p in zip(vaccine, phase, strict=True)], dtype=bool)
+    _add(out_invalid, ~has_phase, "phase_not_for_vaccine")
+    _add(out_off, has_phase & (rule_of < 0), "no_routine_rule_on_date")
+
+    ok = rule_of >= 0
+    rr = r.set_index("rule_id").reindex(rule_of)  # rule parameters aligned with new (NaN when none)
+
+    def param(col: str) -> np.ndarray:
+        return rr[col].to_numpy()
+
+    # Sex.
+    sex_rule = param("sex")
+    _add(
+        out_off, ok & pd.notna(sex_rule) & (new["sex"].astype(str).to_numpy() != sex_rule), "sex_not_eligible"
+    )
+
+    # Age windows.
+    age_days = days_between(birth, date)
+    window_ok = np.ones(n, dtype=bool)
+    for col, cmp in (("from_days", "ge"), ("to_days", "le")):
+        v = param(col).astype("float64")
+        has = ~np.isnan(v)
+        bad = (age_days < v) if cmp == "ge" else (age_days > v)
+        window_ok &= ~(has & bad)
+    for col in ("from_months", "before_months"):
+        v = param(col).astype("float64")
+        has = ~np.isnan(v)
+        limit = add_months(birth, np.nan_to_num(v).astype(np.int64))
+        bad = (date < limit) if col == "from_months" else (date >= limit)
+        window_ok &= ~(has & bad)
+    born_from, born_to = rr["born_from"].to_numpy(), rr["born_to"].to_numpy()
+    has_born = pd.notna(born_from)
+    if has_born.any():
+        bf = np.where(has_born, born_from, np.datetime64("1800-01-01")).astype("datetime64[D]")
+        bt = np.where(has_born, born_to, np.datetime64("2999-12-31")).astype("datetime64[D]")
+        window_ok &= ~(has_born & ((birth < bf) | (birth > bt)))
+    s_from, s_to = param("school_from").astype("float64"), param("school_to").astype("float64")
+    has_school = ~np.isnan(s_from)
+    rel = fiscal_year(date) - school_entry_year(birth)
+    window_ok &= ~(has_school & ((rel < s_from) | (rel > s_to)))
+    fy = fiscal_year(date)
+    fy_ages = rr["fy_of_age"].to_numpy()
+    has_fy = np.array([isinstance(a, tuple) and len(a) > 0 for a in fy_ages], dtype=bool)
+    if has_fy.any():
+        fy_ok = np.zeros(n, dtype=bool)
+        for age in sorted({a for t in fy_ages[has_fy] for a in t}):
+            applies = np.array([isinstance(t, tuple) and age in t for t in fy_ages], dtype=bool)
+            fy_ok |= applies & (fiscal_year(add_months(birth, 12 * age)) == fy)
+        window_ok &= ~has_fy | fy_ok
+
+    # B class: 60-64 year-olds with a grade-1 身体 certificate of the listed parts.
+    b_parts = param("b_class_60_64")
+    has_b = pd.notna(b_parts)
+    age60 = (date >= add_months(birth, 720)) & (date < add_months(birth, 780))
+    b_candidates = ok & ~window_ok & has_b & age60
+    no_data = disability.isna().to_numpy()
+    qualifies = np.array(
+        [
+            isinstance(p, str) and isinstance(d, str) and any(c in p for c in d)
+            for p, d in zip(b_parts, disability.to_numpy(), strict=True)
+        ],
+        dtype=bool,
+    )
+    _add(out_off, b_candidates & no_data, "b_class_eligibility_unverified")
+    window_ok |= b_candidates & qualifies
+    _add(out_off, ok & ~window_ok & ~(b_candidates & no_data), "outside_age_window")
+
+    # Dose counts.
+    _add(out_off, ok & (dose_no > param("doses").astype("float64")), "dose_count_exceeded")
+
+    # Other doses of the same person and vaccine, for repeats and per-period limits.
+    pairs = batch[["atena_no", "vaccine_code", "phase", "dose_no", "dose_date", "idx"]].merge(
+        every, on=["atena_no", "vaccine_code"], suffixes=("", "_o")
+    )
+    pairs = pairs[pairs["idx"] != pairs["idx_o"]]
+    pairs = pairs[(pairs["idx_o"] == -1) | (pairs["idx_o"] >= 0)]
+    this_date = pairs["dose_date"].to_numpy(dtype="datetime64[D]")
+    other_date = pairs["dose_date_o"].to_numpy(dtype="datetime64[D]")
+    # "Earlier" = an earlier date, or the same date and an earlier position (history first).
+    earlier = (other_date < this_date) | (
+        (other_date == this_date) & (pairs["idx_o"].to_numpy() < pairs["idx"].to_numpy())
+    )
+    pi = pairs["idx"].to_numpy()
+    per_fy, per_life = param("per_fiscal_year").astype("float64"), param("per_lifetime").astype("float64")
+
+    def count_by(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(pi[mask], minlength=n)
+
+    earlier_same_fy = count_by(earlier & (fiscal_year(other_date) == fiscal_year(this_date)))
+    earlier_any = count_by(earlier)
+    _add(
+        out_off,
+        ok & ~np.isnan(per_fy) & (earlier_same_fy >= np.nan_to_num(per_fy)),
+        "per_fiscal_year_exceeded",
+    )
+    _add(
+        out_off, ok & ~np.isnan(per_life) & (earlier_any >= np.nan_to_num(per_life)), "per_lifetime_exceeded"
+    )
+    same_dose = (
+        (pairs["phase_o"].to_numpy() == pairs["phase"].to_numpy())
+        & (pairs["dose_no_o"].to_numpy() == pairs["dose_no"].to_numpy())
+        & earlier
+    )
+    repeat = count_by(same_dose) > 0
+    _add(out_off, ok & np.isnan(per_fy) & repeat, "dose_already_recorded")
+
+    # Minimum intervals.
+    if len(rules.intervals):
+        iv = pd.DataFrame({"idx": np.arange(n), "rule_id": rule_of, "dose_no": dose_no}).merge(
+            rules.intervals, on=["rule_id", "dose_no"]
+        )
+        if len(iv):
+            p = pairs[["idx", "phase_o", "dose_no_o", "dose_date_o"]][earlier & (other_date < this_date)]
+            j = iv.merge(p, on="idx")
+            j = j[j["phase_o"] == j["ref_phase"]]
+            by_number = j["ref"].str.isdigit()
+            j = j[~by_number | (j["dose_no_o"].astype(str) == j["ref"])]
+            # The reference: the latest earlier dose of ref_phase, or that dose number.
+            j = j.sort_values("dose_date_o").drop_duplicates(["idx", "ref", "ref_phase"], keep="last")
+            if len(j):
+                ji = j["idx"].to_numpy()
+                ref_date = j["dose_date_o"].to_numpy(dtype="datetime64[D]")
+                gap = days_between(ref_date, date[ji])
+                days = j["days"].to_numpy(dtype="float64")
+                months = j["months"].to_numpy(dtype="float64")
+                judgement = j["judgement_days"].to_numpy(dtype="float64")
+                short_days = ~np.isnan(days) & ~(gap > np.nan_to_num(days))
+                allowed = short_days & ~np.isnan(judgement) & (gap > np.nan_to_num(judgement))
+                short_months = ~np.isnan(months) & (
+                    date[ji] < add_months(ref_date, np.nan_to_num(months).astype(np.int64))
+                )
+                short = np.zeros(n, dtype=bool)
+                flag = np.zeros(n, dtype=bool)
+                np.logical_or.at(short, ji, (short_days & ~allowed) | short_months)
+                np.logical_or.at(flag, ji, allowed)
+                _add(out_off, ok & short, "interval_too_short")
+                _add(out_flags, ok & flag & ~short, "interval_doctor_judgement")
+
+    # Two different live injectable vaccines: at least 中N日 apart (the same day is allowed).
+    live = rules.live_injectable
+    new_live = np.isin(vaccine, list(live))
+    if new_live.any():
+        lv = every[every["vaccine_code"].isin(live)]
+        q = batch[new_live].merge(lv, on="atena_no", suffixes=("", "_o"))
+        q = q[q["vaccine_code"] != q["vaccine_code_o"]]
+        gap = days_between(q["dose_date_o"].to_numpy(), q["dose_date"].to_numpy())
+        close = (gap >= 1) & (gap <= rules.live_days)
+        hit = np.zeros(n, dtype=bool)
+        hit[q["idx"].to_numpy()[close]] = True
+        _add(out_off, ok & hit, "live_vaccine_interval")
+
+    return pd.DataFrame(
+        {
+            "invalid": [";".join(sorted(set(c))) for c in out_invalid],
+            "off_schedule": [";".join(sorted(set(c))) for c in out_off],
+            "flags": [";".join(sorted(set(c))) for c in out_flags],
+            "rule_id": rule_of,
+        }
+    )
+
+
+def judge_one(
+    vaccine: str,
+    phase: str,
+    dose_no: int,
+    dose_date: dt.date,
+    birth: dt.date,
+    sex: str = "1",
+    history: Iterable[tuple[str, str, int, dt.date]] = (),
+    disability: str | None = None,
+    rules: Rules | None = None,
+) -> dict[str, str]:
+    """Scalar convenience over :func:`judge` (tests, operators): one dose, its history."""
+    new = pd.DataFrame(
+        [
+            {
+                "atena_no": "0000000001",
+                "vaccine_code": vaccine,
+                "phase": phase,
+                "dose_no": dose_no,
+                "dose_date": np.datetime64(dose_date, "D"),
+                "birth_date": np.datetime64(birth, "D"),
+                "sex": sex,
+                "disability": disability,
+            }
+        ]
+    )
+    hist = pd.DataFrame(
+        [("0000000001", v, p, int(k), np.datetime64(d, "D")) for v, p, k, d in history], columns=DOSE_COLUMNS
+    )
+    row = judge(new, hist, rules).iloc[0]
+    return {k: str(row[k]) for k in ("invalid", "off_schedule", "flags")}

@@ -1,0 +1,110 @@
+"""P7: every registered outbound layout holds exactly the columns feeds.md §7 lists for it, and a
+published file holds exactly those columns (one test per file)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import vaxreg
+from vaxreg import outbound
+from vaxreg.transport import LocalSource
+
+# Every module that registers an outbound layout does so at import: import them all.
+for _m in pkgutil.walk_packages(vaxreg.__path__, "vaxreg."):
+    if not _m.name.startswith(("vaxreg.migrations", "vaxreg.bench", "vaxreg.demo")):
+        importlib.import_module(_m.name)
+
+SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
+# Where §7 describes a column in words rather than by name, the name the code uses for it.
+WORDS: dict[str, str | None] = {
+    "per routine dose": None,  # which rows, not a column
+    "vaccine code": "vaccine_code",
+    "dose date": "dose_date",
+    "the vaccine product name for HPV and rotavirus only (nothing else)": "product_name",
+}
+
+
+def section_7() -> dict[str, tuple[str, str]]:
+    """file pattern (``FUKUHON_{date}.csv``) → (target, content) from the table of feeds.md §7."""
+    text = (SPECS / "feeds.md").read_text(encoding="utf-8")
+    body = text[text.index("## 7. Outbound files") :]
+    body = body[: body.index("\n## ", 5)] if "\n## " in body[5:] else body
+    out = {}
+    for line in body.splitlines():
+        m = re.match(r"\|\s*`(\w+)`\s*\|\s*`([A-Z_]+)_(YYYYMMDD|YYYYMM|FY)\.csv`\s*\|\s*(.+?)\s*\|$", line)
+        if m:
+            target, stem, _stamp, content = m.groups()
+            out[f"{stem}_{{}}.csv"] = (target, content)
+    return out
+
+
+def spec_columns(content: str) -> tuple[str, ...] | None:
+    """The columns a §7 row lists, or None when it lists none (it describes the content only)."""
+    if ":" not in content:
+        return None
+    listed = content.split(":", 1)[1]
+    listed = re.sub(r"\(`[^`]*`(/`[^`]*`)+\)", "", listed)  # value lists such as (`MOVED_OUT`/`DECEASED`)
+    cols = []
+    for part in re.split(r",\s*(?:and\s+)?", listed):
+        part = part.strip()
+        if named := re.search(r"\(`(\w+)`\)", part):
+            cols.append(named.group(1))
+        elif re.fullmatch(r"\w+", part):
+            cols.append(part)
+        elif part in WORDS:
+            if col := WORDS[part]:
+                cols.append(col)
+        else:
+            raise AssertionError(f"feeds.md §7: cannot read a column from {part!r}")
+    return tuple(cols)
+
+
+def test_section_7_is_read() -> None:
+    spec = section_7()
+    assert set(spec) >= {"FUKUHON_{}.csv", "VRS_FLAGS_{}.csv", "FEES_{}.csv", "STATS_{}.csv"}
+    assert spec_columns(spec["VRS_FLAGS_{}.csv"][1]) == (
+        "voucher_no",
+        "municipality_code",
+        "flag",
+        "date",
+    )
+    assert spec_columns(spec["FEES_{}.csv"][1]) is None  # described, no column list
+    assert spec_columns(spec["FUKUHON_{}.csv"][1]) == (
+        "integrated_no",
+        "vaccine_code",
+        "dose_date",
+        "product_name",
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(outbound.LAYOUTS))
+def test_outbound_file_holds_exactly_its_specified_columns(kind: str, tmp_path: Path) -> None:
+    layout = outbound.LAYOUTS[kind]
+    spec = section_7()
+    pattern = re.sub(r"\{\w+\}", "{}", layout.name_pattern)
+    if pattern in spec:
+        target, content = spec[pattern]
+        assert layout.target == target
+        if (cols := spec_columns(content)) is not None:
+            assert layout.columns == cols
+    else:  # a companion file of a §7 target (e.g. the fee detail): its columns are its own layout's
+        assert layout.target in {t for t, _ in spec.values()}, f"{kind}: target {layout.target} not in §7"
+    # Published, the file's header is exactly the layout; one column more or less is refused.
+    table = pa.table({c: ["x"] for c in layout.columns})
+    name, _ = outbound.publish(LocalSource(tmp_path), kind, table, date="20260402", month="202604", fy="2026")
+    header = (tmp_path / "inbox" / layout.target / name).read_text(encoding="utf-8").splitlines()[0]
+    assert tuple(header.split(",")) == layout.columns
+    with pytest.raises(outbound.OutboundError):
+        outbound.publish(
+            LocalSource(tmp_path),
+            kind,
+            table.append_column("name_kana", pa.array(["x"])),
+            date="20260403",
+            month="202605",
+        )
