@@ -34,6 +34,11 @@ from vaxreg.registry import db  # noqa: E402
 
 from sshd import sftp_server  # noqa: E402, F401
 
+# The project's shared contracts and samples: beside the repository (as CI lays them out).
+SHARED = Path(os.environ.get("VAXREG_SHARED_DIR", REPO.parent / "shared"))
+SAMPLES = SHARED / "samples" / "outbox"
+SPECS = SHARED / "specs"
+
 PG_URL = os.environ.get("VAXREG_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

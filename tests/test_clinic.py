@@ -15,9 +15,13 @@ import pytest
 from vaxreg import cli, pipeline
 from vaxreg.registry import db
 
-from conftest import deliver, person, resident_csv
+from conftest import (
+    SAMPLES,
+    deliver,
+    person,
+    resident_csv,
+)
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "outbox"
 HEADER = [
     "宛名番号",
     "カナ氏名",

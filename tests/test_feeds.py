@@ -8,9 +8,9 @@ import pytest
 
 from vaxreg.feeds import RESIDENT, FileRejected, parse_csv, raw_row_json, scrub
 
-from conftest import person, resident_csv
+from conftest import SAMPLES, person, resident_csv
 
-SAMPLES = Path("/work/shared/samples/outbox/resident")
+RESIDENT_SAMPLES = SAMPLES / "resident"
 
 
 def write(tmp_path: Path, data: bytes) -> Path:
@@ -74,8 +74,8 @@ def test_file_names() -> None:
 
 
 def test_sample_files_read_exactly() -> None:
-    a = parse_csv(SAMPLES / "JUKI_DIFF_20260401.csv", RESIDENT)
-    b = parse_csv(SAMPLES / "JUKI_DIFF_20260402.csv", RESIDENT)
+    a = parse_csv(RESIDENT_SAMPLES / "JUKI_DIFF_20260401.csv", RESIDENT)
+    b = parse_csv(RESIDENT_SAMPLES / "JUKI_DIFF_20260402.csv", RESIDENT)
     assert (a.table.num_rows, b.table.num_rows, a.rejected, b.rejected) == (60, 3, [], [])
     assert a.table.column("name_kanji").to_pylist()[4] == "濵田　さくら"
 

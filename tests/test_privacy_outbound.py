@@ -15,12 +15,13 @@ import vaxreg
 from vaxreg import outbound
 from vaxreg.transport import LocalSource
 
+from conftest import SPECS
+
 # Every module that registers an outbound layout does so at import: import them all.
 for _m in pkgutil.walk_packages(vaxreg.__path__, "vaxreg."):
     if not _m.name.startswith(("vaxreg.migrations", "vaxreg.bench", "vaxreg.demo")):
         importlib.import_module(_m.name)
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
 # Where §7 describes a column in words rather than by name, the name the code uses for it.
 WORDS: dict[str, str | None] = {
     "per routine dose": None,  # which rows, not a column

@@ -393,7 +393,7 @@ def parse_csv(path: Path, layout: Layout, only: Sequence[str] | None = None) -> 
     still checked and tokenised, but never materialised.
     """
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():
         raise FileRejected(f"{path.name}: empty file")
     utf8, line_nos, rejected = _decode_lines(data, layout.encoding)
 

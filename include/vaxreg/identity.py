@@ -63,11 +63,16 @@ def _digit_matrix(values: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]
     """(digits as an n×width int matrix, mask of rows that are exactly `width` ASCII digits)."""
     values = pc.fill_null(values.cast(pa.string()), "")
     well_formed = pc.match_substring_regex(values, f"^[0-9]{{{width}}}$").to_numpy(zero_copy_only=False)
+    # Every value now has exactly `width` bytes, so the string data buffer is an n×width matrix.
     padded = pc.if_else(well_formed, values, "0" * width)
-    raw = np.frombuffer(
-        b"".join(s.encode() for s in padded.to_pylist()) if len(padded) else b"", dtype=np.uint8
-    )
-    return raw.reshape(len(padded), width).astype(np.int64) - 48, well_formed
+    if isinstance(padded, pa.ChunkedArray):
+        padded = padded.combine_chunks()
+    n = len(padded)
+    if not n:
+        return np.zeros((0, width), dtype=np.int64), well_formed
+    start = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset]
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start : start + n * width]
+    return data.reshape(n, width).astype(np.int64) - 48, well_formed
 
 
 def my_number_valid_mask(values: pa.Array) -> np.ndarray:

@@ -537,6 +537,14 @@ def report(works: Works) -> list[dict[str, Any]]:
     return [w.summary() for w in items]
 
 
+def _release_memory() -> None:
+    """Return what the previous step freed to the system (the Airflow tasks get this for free)."""
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+
+
 def run_feed(
     feed: str,
     actor: ledger.Actor,
@@ -549,9 +557,9 @@ def run_feed(
 
     ``date`` (YYYY-MM-DD, default today in Tokyo) names the VRS flags file of the vrs feed."""
     works = fetch(feed, actor, source_url=source_url, db_url=db_url)
-    works = parse(works, actor, db_url=db_url)
-    works = validate(works, actor, db_url=db_url)
-    works = apply(works, actor, db_url=db_url)
+    for step in (parse, validate, apply):
+        _release_memory()  # each step reads its input from disk: keep one step's peak, not their sum
+        works = step(works, actor, db_url=db_url)
     if feed in DOSE_FEEDS:
         works = fees(works, actor, source_url=source_url, db_url=db_url)
     if feed == "vrs":

@@ -177,20 +177,21 @@ def apply_file(
     out = Outcome(rows_read=len(df) + len(rejected))
     dup = df["is_duplicate"].to_numpy(dtype=bool)
     bad = (df["reasons"] != "").to_numpy() & ~dup
-    cand = df[~dup & ~bad].copy()
-    cand["seq_int"] = cand["seq"].astype("int64")
-    cand = cand.sort_values("seq_int", kind="stable").reset_index(drop=True)
-    out.duplicates = int(dup.sum())
-
+    received = [c for c in RESIDENT.columns if c in df.columns]
     # Quarantine: row-level reasons, state rejections, rows cut out at parse time.
-    quarantined = [df.loc[bad, ["row_no", "reasons"]]]
+    quarantined = [df.loc[bad, ["row_no", "reasons", *received]]]
+    cand = df[~dup & ~bad]
+    del df  # the slices below are all that is needed from here on
+    cand = cand.assign(seq_int=cand["seq"].astype("int64")).sort_values("seq_int", kind="stable")
+    cand = cand.reset_index(drop=True)
+    out.duplicates = int(dup.sum())
     for part in _partitions(cand):
         state_rejected, accepted, repeats = _apply_part(conn, part, kojin_no, manifest_id, file_name, actor)
         quarantined.append(state_rejected)
         out.accepted += accepted
         out.duplicates += repeats
     q_rows = pd.concat(quarantined)
-    _write_quarantine(conn, q_rows, rejected, df, manifest_id, file_name)
+    _write_quarantine(conn, q_rows, rejected, manifest_id, file_name)
     out.quarantined = len(q_rows) + len(rejected)
     ledger.audit_event(
         conn,
@@ -225,7 +226,7 @@ def _apply_part(
     file_name: str,
     actor: ledger.Actor,
 ) -> tuple[pd.DataFrame, int, int]:
-    """Judge and write one slice: (rows rejected by state rules with reasons, accepted, repeats)."""
+    """Judge and write one slice: (rows rejected by state rules, with reasons; accepted; repeats)."""
     prior = _current_state(conn, cand["atena_no"])
     state_reason, new_status, prior_ref = _judge_in_order(cand, prior)
     cand["new_status"] = new_status
@@ -249,7 +250,8 @@ def _apply_part(
     if len(app):
         app_prior = p[applied].reset_index(drop=True)
         _write_persons(conn, app, app_prior, changed, applied, prior, kojin_no, manifest_id, file_name, actor)
-    state_rejected = pd.DataFrame({"row_no": cand.loc[~ok, "row_no"], "reasons": state_reason[~ok]})
+    received = [c for c in RESIDENT.columns if c in cand.columns]
+    state_rejected = cand.loc[~ok, ["row_no", *received]].assign(reasons=state_reason[~ok])
     return state_rejected, len(app), int((ok & repeat).sum())
 
 
@@ -257,13 +259,12 @@ def _write_quarantine(
     conn: Connection,
     q_rows: pd.DataFrame,
     rejected: list[tuple[int, str, str]],
-    df: pd.DataFrame,
     manifest_id: int,
     file_name: str,
 ) -> None:
-    received = [c for c in RESIDENT.columns if c in df.columns]
-    by_row = df.set_index("row_no").loc[q_rows["row_no"], received]
-    records = by_row.to_dict("records")
+    """``q_rows``: row_no, reasons and the received columns of each quarantined row."""
+    received = [c for c in RESIDENT.columns if c in q_rows.columns]
+    records = q_rows[received].to_dict("records")
     raws = [raw_row_json({str(k): v for k, v in r.items()}, RESIDENT) for r in records] + [
         r[2] for r in rejected
     ]
