@@ -37,7 +37,8 @@ help:
 	@echo "make test     set up and run the whole test suite (needs PostgreSQL on 127.0.0.1:5432)"
 	@echo "make airflow  start the Airflow UI on :8080 (airflow standalone, parallelism $(AIRFLOW__CORE__PARALLELISM))"
 	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
-	@echo "              beside pandas.to_sql) and clinic records (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
+	@echo "              beside pandas.to_sql), VRS import (BENCH_PERSONS persons) and clinic records"
+	@echo "              (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
 	@echo "make lint     ruff and mypy"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -68,7 +69,7 @@ demo: airflow-db $(VAXREG_VAULT_KEY_FILE)
 test: airflow-db
 	$(BIN)/pytest
 
-airflow: airflow-db
+airflow: airflow-db $(VAXREG_VAULT_KEY_FILE)
 	$(BIN)/airflow dags reserialize > /dev/null
 	VAXREG_SOURCE_URL=$${VAXREG_SOURCE_URL:-file://$(VAXREG_HOME)/landing} $(BIN)/airflow standalone
 
