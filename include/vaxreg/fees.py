@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg import outbound
@@ -123,6 +124,7 @@ def publish_statements(
     to overwrite, and the ``fee_statements`` row says it is done).
     """
     from vaxreg.registry import ledger
+    from vaxreg.registry.db import read_table
 
     months = [
         r[0]
@@ -138,29 +140,34 @@ def publish_statements(
     published = []
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     for month in months:
-        rows = conn.exec_driver_sql(
+        # Only this month's rows, read as columns (COPY on PostgreSQL); the totals come from them.
+        detail_table = read_table(
+            conn,
             "SELECT institution_code, file_name, row_no, kind, vaccine_code, CAST(service_date AS TEXT), "
             "self_pay_class, self_pay_source, flags, unit_price, self_pay_amount, fee FROM fee_details "
             f"WHERE feed = {mark} AND payment_month = {mark} ORDER BY institution_code, file_name, row_no",
+            DETAIL_COLUMNS,
             (feed, month),
-        ).fetchall()
-        detail = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
-        detail["flags"] = detail["flags"].fillna("")
-        paying = detail[detail["fee"] > 0]
-        totals = (
-            paying.groupby("institution_code")
-            .agg(count=("fee", "size"), amount=("fee", "sum"))
-            .reset_index()
-            .sort_values("institution_code")
+            types={c: pa.int64() for c in ("row_no", "unit_price", "self_pay_amount", "fee")},
+        )
+        detail_table = detail_table.set_column(
+            DETAIL_COLUMNS.index("flags"), "flags", pc.fill_null(detail_table.column("flags"), "")
+        )
+        paying = detail_table.filter(pc.greater(detail_table.column("fee"), 0))
+        grouped = (
+            paying.group_by("institution_code", use_threads=False)
+            .aggregate([("fee", "count"), ("fee", "sum")])
+            .sort_by("institution_code")
         )
         summary = pa.table(
             {
-                "institution_code": pa.array(totals["institution_code"], pa.string()),
-                "count": pa.array(totals["count"], pa.int64()),
-                "amount": pa.array(totals["amount"], pa.int64()),
+                "institution_code": grouped.column("institution_code").cast(pa.string()),
+                "count": grouped.column("fee_count").cast(pa.int64()),
+                "amount": grouped.column("fee_sum").cast(pa.int64()),
             }
         )
-        detail_table = pa.Table.from_pandas(detail.astype({"row_no": "int64"}), preserve_index=False)
+        totals = {"count": pc.sum(summary.column("count")).as_py() or 0}
+        totals["amount"] = pc.sum(summary.column("amount")).as_py() or 0
         name, sha = outbound.publish(source, "fees", summary, month=month)  # type: ignore[arg-type]
         dname, dsha = outbound.publish(source, "fees_detail", detail_table, month=month)  # type: ignore[arg-type]
         conn.exec_driver_sql(
@@ -174,9 +181,9 @@ def publish_statements(
                 sha,
                 dname,
                 dsha,
-                len(totals),
-                int(totals["count"].sum()),
-                int(totals["amount"].sum()),
+                summary.num_rows,
+                totals["count"],
+                totals["amount"],
                 actor.run_id,  # type: ignore[attr-defined]
                 ledger.now_text(),
             ),
@@ -189,10 +196,10 @@ def publish_statements(
             {
                 "file": name,
                 "detail": dname,
-                "institutions": len(totals),
-                "amount": int(totals["amount"].sum()),
+                "institutions": summary.num_rows,
+                "amount": totals["amount"],
             },
         )
-        log.info("published %s and %s: %d institution(s)", name, dname, len(totals))
+        log.info("published %s and %s: %d institution(s)", name, dname, summary.num_rows)
         published.append(name)
     return published

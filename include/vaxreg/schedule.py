@@ -173,13 +173,29 @@ def default_rules() -> Rules:
 DOSE_COLUMNS = ["atena_no", "vaccine_code", "phase", "dose_no", "dose_date"]
 
 
-def _codes(n: int) -> list[list[str]]:
-    return [[] for _ in range(n)]
+Codes = list[tuple[str, np.ndarray]]  # (code, rows it applies to), joined at the end
 
 
-def _add(target: list[list[str]], mask: np.ndarray, code: str) -> None:
-    for i in np.flatnonzero(mask):
-        target[i].append(code)
+def _codes(n: int) -> Codes:
+    return []
+
+
+def _add(target: Codes, mask: np.ndarray, code: str) -> None:
+    target.append((code, np.asarray(mask, dtype=bool)))
+
+
+def _joined(target: Codes, n: int) -> np.ndarray:
+    """Each row's codes, sorted and unique, ``;``-joined (``""`` when none), column by column."""
+    by_code: dict[str, np.ndarray] = {}
+    for code, mask in target:
+        by_code[code] = by_code[code] | mask if code in by_code else mask
+    out = np.full(n, "", dtype=object)
+    for code in sorted(by_code):
+        idx = np.flatnonzero(by_code[code])
+        if len(idx):
+            cur = out[idx]
+            out[idx] = np.where(cur == "", code, cur + ";" + code)
+    return out
 
 
 def judge(new: pd.DataFrame, history: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
@@ -398,9 +414,9 @@ def judge(new: pd.DataFrame, history: pd.DataFrame, rules: Rules | None = None) 
 
     return pd.DataFrame(
         {
-            "invalid": [";".join(sorted(set(c))) for c in out_invalid],
-            "off_schedule": [";".join(sorted(set(c))) for c in out_off],
-            "flags": [";".join(sorted(set(c))) for c in out_flags],
+            "invalid": _joined(out_invalid, n),
+            "off_schedule": _joined(out_off, n),
+            "flags": _joined(out_flags, n),
             "rule_id": rule_of,
         }
     )

@@ -115,3 +115,43 @@ def iso_strings(data: pa.Table) -> pa.Table:
             col = pa.compute.strftime(col, format="%Y-%m-%d %H:%M:%S.%f+00:00")
         cols.append(col)
     return pa.table(cols, names=data.column_names)
+
+
+def read_table(
+    conn: Connection,
+    sql: str,
+    columns: Sequence[str],
+    params: Sequence[Any] = (),
+    types: dict[str, pa.DataType] | None = None,
+) -> pa.Table:
+    """The rows of one SELECT as a pyarrow table (column ``c`` typed ``types[c]``, else text).
+
+    On PostgreSQL ``COPY (…) TO STDOUT`` read by pyarrow's CSV reader (parameters are bound
+    client-side by psycopg; ``NULL`` and ``''`` stay distinct); on SQLite one ``fetchall``,
+    turned into columns. No Python object per value on PostgreSQL, no row objects either way.
+    """
+    types = {c: (types or {}).get(c, pa.string()) for c in columns}
+    if is_postgres(conn):
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        buf = io.BytesIO()
+        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params or None) as cp:
+            while block := cp.read():
+                buf.write(block)
+        if buf.tell() == 0:
+            return pa.table({c: pa.array([], t) for c, t in types.items()})
+        buf.seek(0)
+        return pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=list(columns)),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    return pa.table({c: pa.array(list(v), t) for (c, t), v in zip(types.items(), values, strict=True)})

@@ -26,12 +26,13 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg import fees, identity, schedule
 from vaxreg.feeds import scrub
 from vaxreg.registry import ledger, welfare
-from vaxreg.registry.db import bulk_insert
+from vaxreg.registry.db import bulk_insert, read_table
 from vaxreg.registry.schema_doses import DOSE_ATTRIBUTES, DOSE_KEY
 
 RECEIVED = (
@@ -74,21 +75,26 @@ class Outcome:
 
 
 def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} (atena_no VARCHAR(10) PRIMARY KEY)")
+    """A temp table of the distinct keys (no index to build: it is only ever joined in full)."""
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} (atena_no VARCHAR(10) NOT NULL)")
     bulk_insert(conn, name, pa.table({"atena_no": pa.array(pd.unique(atena), pa.string())}))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {name}")  # row count and width for the join plan
 
 
 def _persons(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    """The persons named; leaves their keys in ``tmp_dose_atena`` for :func:`_existing_doses`."""
     cols = ["atena_no", "p_kana", "p_birth", "p_sex", "p_status", "p_removed"]
     if len(atena) == 0:
         return pd.DataFrame(columns=cols)
     _temp_keys(conn, "tmp_dose_atena", atena)
-    rows = conn.exec_driver_sql(
+    found = read_table(
+        conn,
         "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.status, "
-        "CAST(p.removed_date AS TEXT) FROM persons p JOIN tmp_dose_atena t ON t.atena_no = p.atena_no"
-    ).fetchall()
-    conn.exec_driver_sql("DROP TABLE tmp_dose_atena")
-    return pd.DataFrame(rows, columns=cols)
+        "CAST(p.removed_date AS TEXT) FROM persons p JOIN tmp_dose_atena t ON t.atena_no = p.atena_no",
+        cols,
+    )
+    return found.to_pandas()
 
 
 def _candidates(conn: Connection, rows: pd.DataFrame) -> pd.Series:
@@ -99,13 +105,12 @@ def _candidates(conn: Connection, rows: pd.DataFrame) -> pd.Series:
         return out
     conn.exec_driver_sql("CREATE TEMP TABLE tmp_births (birth_date VARCHAR(10) PRIMARY KEY)")
     bulk_insert(conn, "tmp_births", pa.table({"birth_date": pa.array(births, pa.string())}))
-    found = pd.DataFrame(
-        conn.exec_driver_sql(
-            "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex FROM persons p "
-            "JOIN tmp_births b ON CAST(p.birth_date AS TEXT) = b.birth_date"
-        ).fetchall(),
-        columns=["cand", "kana", "birth_iso", "sex"],
-    )
+    found = read_table(
+        conn,
+        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex FROM persons p "
+        "JOIN tmp_births b ON CAST(p.birth_date AS TEXT) = b.birth_date",
+        ["cand", "kana", "birth_iso", "sex"],
+    ).to_pandas()
     conn.exec_driver_sql("DROP TABLE tmp_births")
     if found.empty:
         return out
@@ -121,17 +126,23 @@ def _candidates(conn: Connection, rows: pd.DataFrame) -> pd.Series:
 
 
 def _existing_doses(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    """The doses on record of the persons ``atena`` (a subset of the keys :func:`_persons` left
+    in ``tmp_dose_atena``, which this drops): no second key table for the same persons."""
     cols = ["id", *DOSE_KEY, *DOSE_ATTRIBUTES, "version"]
     if len(atena) == 0:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS tmp_dose_atena")
         return pd.DataFrame(columns=cols)
-    _temp_keys(conn, "tmp_dose_hist", atena)
-    rows = conn.exec_driver_sql(
+    found = read_table(
+        conn,
         "SELECT d.id, d.atena_no, d.vaccine_code, d.phase, d.dose_no, CAST(d.dose_date AS TEXT), "
         + ", ".join(f"d.{c}" for c in DOSE_ATTRIBUTES)
-        + ", d.version FROM doses d JOIN tmp_dose_hist t ON t.atena_no = d.atena_no"
-    ).fetchall()
-    conn.exec_driver_sql("DROP TABLE tmp_dose_hist")
-    return pd.DataFrame(rows, columns=cols)
+        + ", d.version FROM doses d JOIN tmp_dose_atena t ON t.atena_no = d.atena_no",
+        cols,
+        types={"id": pa.int64(), "dose_no": pa.int64(), "version": pa.int64()},
+    )
+    conn.exec_driver_sql("DROP TABLE tmp_dose_atena")
+    found = found.filter(pc.is_in(found.column("atena_no"), pa.array(pd.unique(atena), pa.string())))
+    return found.to_pandas()
 
 
 def _existing_prelims(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
@@ -139,13 +150,24 @@ def _existing_prelims(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
     if len(atena) == 0:
         return pd.DataFrame(columns=cols)
     _temp_keys(conn, "tmp_prelim", atena)
-    rows = conn.exec_driver_sql(
+    found = read_table(
+        conn,
         "SELECT e.atena_no, e.vaccine_code, e.phase, e.dose_no, CAST(e.exam_date AS TEXT), "
         "e.institution_code "
-        "FROM preliminary_exams e JOIN tmp_prelim t ON t.atena_no = e.atena_no"
-    ).fetchall()
+        "FROM preliminary_exams e JOIN tmp_prelim t ON t.atena_no = e.atena_no",
+        cols,
+        types={"dose_no": pa.int64()},
+    )
     conn.exec_driver_sql("DROP TABLE tmp_prelim")
-    return pd.DataFrame(rows, columns=cols)
+    return found.to_pandas()
+
+
+def _append_code(codes: np.ndarray, mask: np.ndarray, code: str) -> None:
+    """Append ``code`` to the ``;``-joined codes (object array, ``""`` none) of the rows in ``mask``."""
+    idx = np.flatnonzero(mask)
+    if len(idx):
+        cur = codes[idx]
+        codes[idx] = np.where(cur == "", code, cur + ";" + code)
 
 
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -196,7 +218,7 @@ def apply_file(
     kana_ok = (m["p_kana_norm"] == df["kana_norm"]).fillna(False).to_numpy(dtype=bool)
     birth_ok = (m["p_birth"] == df["birth_iso"]).fillna(False).to_numpy(dtype=bool)
     sex_ok = (m["p_sex"] == df["sex"]).fillna(False).to_numpy(dtype=bool)
-    reasons_r: list[list[str]] = [[] for _ in range(n)]
+    codes_r = np.full(n, "", dtype=object)
     for mask, code in (
         (~given, "atena_no_missing"),
         (given & ~has_atena, "atena_no_format"),
@@ -205,10 +227,9 @@ def apply_file(
         (known & ~birth_ok, "birth_date_mismatch"),
         (known & ~sex_ok, "sex_mismatch"),
     ):
-        for i in np.flatnonzero(live & mask):
-            reasons_r[i].append(code)
-    to_review = live & np.array([bool(r) for r in reasons_r], dtype=bool)
-    review_reason[to_review] = [";".join(reasons_r[i]) for i in np.flatnonzero(to_review)]
+        _append_code(codes_r, live & mask, code)
+    to_review = live & (codes_r != "")
+    review_reason[to_review] = codes_r[to_review]
     live &= ~to_review
     matched = live.copy()
 
@@ -551,15 +572,14 @@ def _write_fees(
     recs["self_pay_source"] = np.where(has_derived, "registry", "declared")
     recs["payable"] = (recs["off"] == "").to_numpy()
     priced = fees.price(recs)
-    flags: list[list[str]] = [[] for _ in range(len(priced))]
+    flags = np.full(len(priced), "", dtype=object)
     for mask, code in (
         (~has_derived, "self_pay_declared"),
         (has_derived & (derived.to_numpy() != recs["declared"].to_numpy()), "self_pay_declared_disagrees"),
         (priced["no_fee_on_date"].to_numpy(), "no_fee_on_date"),
         ((priced["off"] != "").to_numpy(), "off_schedule"),
     ):
-        for i in np.flatnonzero(mask):
-            flags[i].append(code)
+        _append_code(flags, mask, code)
     k = len(priced)
     bulk_insert(
         conn,
@@ -577,7 +597,7 @@ def _write_fees(
                 "service_date": pa.array(_iso(priced["service_date"]), pa.string()),
                 "self_pay_class": pa.array(priced["self_pay_class"], pa.string()),
                 "self_pay_source": pa.array(priced["self_pay_source"], pa.string()),
-                "flags": pa.array([";".join(f) or None for f in flags], pa.string()),
+                "flags": pa.array(flags, pa.string(), mask=flags == ""),
                 "unit_price": pa.array(priced["unit_price"], pa.int64()),
                 "self_pay_amount": pa.array(priced["self_pay_amount"], pa.int64()),
                 "fee": pa.array(priced["fee"], pa.int64()),

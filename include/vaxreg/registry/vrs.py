@@ -37,13 +37,14 @@ from sqlalchemy import Connection
 from vaxreg import identity, outbound, schedule
 from vaxreg.feeds import FileRejected, home_municipality, scrub
 from vaxreg.registry import ledger
-from vaxreg.registry.db import bulk_insert
+from vaxreg.registry.db import bulk_insert, read_table
 
 VACCINE = "31"  # 新型コロナ（特例臨時）, vaccines.md
 PHASE = "00"
 CAMPAIGN_START = dt.date(2021, 2, 17)
 DOSE_FIELDS = ("dose_date", "maker", "lot_no", "voucher_no", "voucher_municipality", "venue", "doctor")
 SUBJECT_FIELDS = ("atena_no", "name_kana", "birth_date", "sex")
+_DOSE_SPAN = 1 << 20  # person code × span + dose number: one int64 key
 FLAGS = {"moved_out": "MOVED_OUT", "deceased": "DECEASED"}
 
 
@@ -350,100 +351,205 @@ def _existing_subjects(conn: Connection, d: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- records
 
 
-def _resolve(conn: Connection, df: pd.DataFrame, live_rows: np.ndarray) -> pd.DataFrame:
-    """Per file row (not an exact duplicate): atena_no of the person, or the review reason and candidates."""
-    rows = df.loc[live_rows, ["row_no", "atena_given"]].drop_duplicates("row_no").reset_index(drop=True)
-    given = rows["atena_given"].notna().to_numpy()
-    well = rows["atena_given"].fillna("").str.fullmatch(r"[0-9]{10}").to_numpy(dtype=bool)
-    known = set(_persons(conn, rows.loc[well, "atena_given"].to_numpy())["atena_no"])
-    rows["person"] = rows["atena_given"].where(well & rows["atena_given"].isin(known).to_numpy())
-    rows["reason"] = np.where(
-        given & ~well, "atena_no_format", np.where(well & rows["person"].isna(), "atena_no_unknown", "")
-    )
-    rows["candidates"] = ""
-
-    # No 個別宛名番号: through our vouchers in the subjects loaded.
-    home = home_municipality()
-    by_voucher = ~given
-    doses = df[live_rows & df["row_no"].isin(rows.loc[by_voucher, "row_no"]).to_numpy()]
-    ours = doses[
-        (doses["voucher_municipality"] == home).to_numpy() & (doses["voucher__status"] == "valid").to_numpy()
-    ]
-    vouchers = pd.unique(ours["voucher_no"])
-    found = pd.DataFrame(columns=["voucher_no", "holder"])
-    if len(vouchers):
-        _temp(
-            conn,
-            "tmp_vrs_v",
-            {"voucher_no": "VARCHAR(10) PRIMARY KEY"},
-            pa.table({"voucher_no": pa.array(vouchers, pa.string())}),
-        )
-        found = pd.DataFrame(
-            conn.exec_driver_sql(
-                "SELECT s.voucher_no, s.atena_no FROM vrs_subjects s "
-                "JOIN tmp_vrs_v t ON t.voucher_no = s.voucher_no "
-                f"WHERE s.municipality_code = '{home}'"
-            ).fetchall(),
-            columns=["voucher_no", "holder"],
-        )
-        _drop(conn, "tmp_vrs_v")
-    m = ours[["row_no", "voucher_no"]].merge(found, on="voucher_no", how="left")
-    g = m.groupby("row_no").agg(
-        n=("voucher_no", "size"),
-        found=("holder", "count"),
-        holders=("holder", lambda s: ";".join(sorted(set(s.dropna())))),
-    )
-    r = rows.set_index("row_no")
-    idx = r.index[by_voucher]
-    g = g.reindex(idx)
-    n_ours = g["n"].fillna(0).to_numpy()
-    n_found = g["found"].fillna(0).to_numpy()
-    holders = g["holders"].fillna("").to_numpy(dtype=object)
-    distinct = np.array([len(h.split(";")) if h else 0 for h in holders])
-    reason = np.where(
-        n_ours == 0,
-        "no_atena_no_nor_own_voucher",
-        np.where(n_found < n_ours, "voucher_unknown", np.where(distinct > 1, "vouchers_disagree", "")),
-    )
-    r.loc[idx, "reason"] = reason
-    r.loc[idx, "candidates"] = holders
-    r.loc[list(idx), "person"] = np.where(reason == "", holders, np.array(None, dtype=object))
-    return r.reset_index()
+def _col(t: pa.Table, name: str) -> pa.Array:
+    c = t.column(name)
+    return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
 
 
-def _existing_doses(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
-    cols = ["id", "atena_no", "dose_no", "version", *DOSE_FIELDS]
-    keys = pd.unique(pd.Series(atena))
+def _keys_temp(conn: Connection, name: str, column: str, keys: pa.Array) -> None:
+    _temp(conn, name, {column: "VARCHAR(10) PRIMARY KEY"}, pa.table({column: keys.cast(pa.string())}))
+
+
+def _person_states(conn: Connection, keys: pa.Array) -> pa.Table:
+    """(atena_no, status, removed_date) of the persons among ``keys`` (distinct, non-null)."""
+    cols = ["atena_no", "p_status", "p_removed"]
     if len(keys) == 0:
-        return pd.DataFrame(columns=cols)
-    _temp(
+        return pa.table({c: pa.array([], pa.string()) for c in cols})
+    _keys_temp(conn, "tmp_vrs_atena", "atena_no", keys)
+    out = read_table(
         conn,
-        "tmp_vrs_hist",
-        {"atena_no": "VARCHAR(10) PRIMARY KEY"},
-        pa.table({"atena_no": pa.array(keys, pa.string())}),
+        "SELECT p.atena_no, p.status, CAST(p.removed_date AS TEXT) FROM persons p "
+        "JOIN tmp_vrs_atena t ON t.atena_no = p.atena_no",
+        cols,
     )
-    rows = conn.exec_driver_sql(
+    _drop(conn, "tmp_vrs_atena")
+    return out
+
+
+def _holders(conn: Connection, vouchers: pa.Array, home: str) -> pa.Table:
+    """(voucher_no, holder) of our vouchers among ``vouchers`` (distinct, non-null) in the subjects."""
+    cols = ["voucher_no", "holder"]
+    if len(vouchers) == 0:
+        return pa.table({c: pa.array([], pa.string()) for c in cols})
+    _keys_temp(conn, "tmp_vrs_v", "voucher_no", vouchers)
+    m = "?" if conn.dialect.name == "sqlite" else "%s"
+    out = read_table(
+        conn,
+        "SELECT s.voucher_no, s.atena_no FROM vrs_subjects s "
+        f"JOIN tmp_vrs_v t ON t.voucher_no = s.voucher_no WHERE s.municipality_code = {m}",
+        cols,
+        (home,),
+    )
+    _drop(conn, "tmp_vrs_v")
+    return out
+
+
+def _existing_doses(conn: Connection, persons: pa.Array) -> pa.Table:
+    """The current vaccine-31 doses of ``persons`` (distinct) with the VRS details of that version."""
+    cols = ["id", "atena_no", "dose_no", "version", *DOSE_FIELDS]
+    types = {"id": pa.int64(), "dose_no": pa.int64(), "version": pa.int64()}
+    if len(persons) == 0:
+        return pa.table({c: pa.array([], types.get(c, pa.string())) for c in cols})
+    _keys_temp(conn, "tmp_vrs_hist", "atena_no", persons)
+    out = read_table(
+        conn,
         "SELECT d.id, d.atena_no, d.dose_no, d.version, CAST(d.dose_date AS TEXT), d.product_name, d.lot_no, "
         "v.voucher_no, v.voucher_municipality, v.venue, v.doctor FROM doses d "
         "JOIN tmp_vrs_hist t ON t.atena_no = d.atena_no "
         "LEFT JOIN vrs_dose_details v ON v.dose_id = d.id AND v.version = d.version "
-        f"WHERE d.vaccine_code = '{VACCINE}' AND d.phase = '{PHASE}'"
-    ).fetchall()
+        f"WHERE d.vaccine_code = '{VACCINE}' AND d.phase = '{PHASE}'",
+        cols,
+        types=types,
+    )
     _drop(conn, "tmp_vrs_hist")
-    return pd.DataFrame(rows, columns=cols)
+    return out
 
 
-def _off_schedule(dose_date: np.ndarray, dose_no: np.ndarray) -> np.ndarray:
-    """The special campaign's rules from the reviewed rules file: period in force and dose count."""
-    rules = schedule.default_rules().rules
-    r = rules[(rules["vaccine"] == VACCINE) & (rules["phase"] == PHASE)]
-    in_force = np.zeros(len(dose_date), dtype=bool)
-    too_many = np.zeros(len(dose_date), dtype=bool)
-    for rule in r.itertuples():
-        hit = (dose_date >= rule.eff_from) & (dose_date <= rule.eff_to)
-        in_force |= hit
-        too_many |= hit & (dose_no > int(str(rule.doses)))
-    return np.where(~in_force, "no_routine_rule_on_date", np.where(too_many, "dose_count_exceeded", ""))
+def _null_equal(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Element-wise equality where two nulls are equal (as _same on frames)."""
+    eq = pc.fill_null(pc.equal(a, b), False)
+    both = pc.and_(pc.is_null(a), pc.is_null(b))
+    return np.asarray(pc.or_(eq, both).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _first_in_group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is the first of its key in order, belongs to a key seen more than once) per position."""
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    start = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, dtype=bool)
+    grp = np.cumsum(start) - 1
+    sizes = np.bincount(grp) if len(s) else np.zeros(0, dtype=np.int64)
+    first = np.empty(len(keys), dtype=bool)
+    first[order] = start
+    multi = np.empty(len(keys), dtype=bool)
+    multi[order] = sizes[grp] > 1 if len(s) else np.zeros(0, dtype=bool)
+    return first, multi
+
+
+def _resolve_rows(
+    conn: Connection, atena_given: pa.Array, doses: pa.Table, dose_row: np.ndarray, n_rows: int
+) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Table]:
+    """Per file row (not an exact duplicate): (person or null, review reason, candidates) as vrs.md
+    says; also the person states of every person named (given or holder).
+
+    ``doses``: the non-duplicate doses (voucher_no, voucher_municipality, voucher__status),
+    ``dose_row``: the index of each one's file row in ``atena_given``."""
+    given = np.asarray(pc.is_valid(atena_given).to_numpy(zero_copy_only=False), dtype=bool)
+    well = np.asarray(
+        pc.fill_null(pc.match_substring_regex(atena_given, r"^[0-9]{10}$"), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    home = home_municipality()
+    # Our valid vouchers of the rows without 個別宛名番号.
+    ours = (
+        ~given[dose_row]
+        & np.asarray(pc.fill_null(pc.equal(_col(doses, "voucher_municipality"), home), False), dtype=bool)
+        & np.asarray(pc.fill_null(pc.equal(_col(doses, "voucher__status"), "valid"), False), dtype=bool)
+    )
+    ours_idx = np.flatnonzero(ours)
+    ours_v = _col(doses, "voucher_no").take(pa.array(ours_idx))
+    found = _holders(conn, pc.unique(ours_v.drop_null()), home)
+    pos = pc.index_in(ours_v, value_set=_col(found, "voucher_no"))
+    holder = _col(found, "holder").take(pos)
+    named = pa.concat_arrays([atena_given.filter(pa.array(well)), holder.drop_null()]).cast(pa.string())
+    states = _person_states(conn, pc.unique(named))
+    known = np.asarray(pc.is_in(atena_given, value_set=_col(states, "atena_no")), dtype=bool) & well
+
+    reason = np.full(n_rows, "", dtype=object)
+    reason[given & ~well] = "atena_no_format"
+    reason[well & ~known] = "atena_no_unknown"
+    candidates = np.full(n_rows, "", dtype=object)
+    person = pc.if_else(pa.array(known), atena_given, pa.nulls(n_rows, pa.string()))
+
+    by_voucher = ~given
+    o_row = dose_row[ours_idx]
+    has_holder = np.asarray(pc.is_valid(holder), dtype=bool)
+    n_ours = np.bincount(o_row, minlength=n_rows)
+    n_found = np.bincount(o_row[has_holder], minlength=n_rows)
+    # Distinct holders per row: a (row, holder) pair is new when first seen.
+    h_rows = o_row[has_holder]
+    h_codes = np.asarray(pc.index_in(holder.filter(pa.array(has_holder)), value_set=pc.unique(holder)))
+    pair = h_rows.astype(np.int64) * (len(h_codes) + 1) + h_codes
+    first_pair, _ = _first_in_group(pair)
+    distinct = np.bincount(h_rows[first_pair], minlength=n_rows)
+    one = np.full(n_rows, -1, dtype=np.int64)
+    one[h_rows[first_pair]] = np.flatnonzero(has_holder)[first_pair]  # some holder of the row
+    holder_np = holder.to_numpy(zero_copy_only=False) if len(holder) else np.zeros(0, dtype=object)
+    single = by_voucher & (distinct == 1)
+    candidates[single] = holder_np[one[single]]
+    many = np.flatnonzero(by_voucher & (distinct > 1))
+    if len(many):
+        sel = np.isin(h_rows, many)
+        hv = holder_np[np.flatnonzero(has_holder)[sel]]
+        sets: dict[int, set[str]] = {}
+        for r, h in zip(h_rows[sel], hv, strict=True):
+            sets.setdefault(int(r), set()).add(h)
+        candidates[many] = [";".join(sorted(sets[int(r)])) for r in many]
+    reason[by_voucher] = np.where(
+        n_ours[by_voucher] == 0,
+        "no_atena_no_nor_own_voucher",
+        np.where(
+            n_found[by_voucher] < n_ours[by_voucher],
+            "voucher_unknown",
+            np.where(distinct[by_voucher] > 1, "vouchers_disagree", ""),
+        ),
+    )
+    resolved = by_voucher & (reason == "")
+    person = pc.if_else(pa.array(resolved), pa.array(candidates, pa.string()), person)
+    return person, reason, candidates, states
+
+
+def _match_existing(
+    person: pa.Array, dose_no: np.ndarray, fields: dict[str, pa.Array], existing: pa.Table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per dose (person, dose number unique here): (id or -1, version of the current, unchanged)."""
+    k = len(person)
+    ids = np.full(k, -1, dtype=np.int64)
+    versions = np.zeros(k, dtype=np.int64)
+    unchanged = np.zeros(k, dtype=bool)
+    if existing.num_rows == 0 or k == 0:
+        return ids, versions, unchanged
+    e_person = _col(existing, "atena_no")
+    value_set = pc.unique(person)
+    dose_key = np.asarray(pc.index_in(person, value_set=value_set), dtype=np.int64) * _DOSE_SPAN + dose_no
+    e_code = pc.index_in(e_person, value_set=value_set)
+    keep = np.asarray(pc.is_valid(e_code), dtype=bool)
+    e_dose = _col(existing, "dose_no").to_numpy()
+    e_key = np.asarray(pc.fill_null(e_code, 0), dtype=np.int64) * _DOSE_SPAN + e_dose
+    e_idx = np.flatnonzero(keep)
+    e_key = e_key[e_idx]
+    if len(np.unique(e_key)) != len(e_key):
+        raise FileRejected("several current vaccine-31 doses share a person and dose number")
+    order = np.argsort(e_key)
+    pos = np.searchsorted(e_key[order], dose_key)
+    pos = np.minimum(pos, max(len(e_key) - 1, 0))
+    hit = np.zeros(k, dtype=bool)
+    if len(e_key):
+        hit = e_key[order][pos] == dose_key
+    at = e_idx[order][pos[hit]]
+    sub = existing.take(pa.array(at))
+    ids[hit] = _col(sub, "id").to_numpy()
+    versions[hit] = _col(sub, "version").to_numpy()
+    hit_idx = np.flatnonzero(hit)
+    same = np.ones(len(hit_idx), dtype=bool)
+    for f in DOSE_FIELDS:
+        same &= _null_equal(
+            fields[f].take(pa.array(hit_idx)).cast(pa.string()), _col(sub, f).cast(pa.string())
+        )
+    unchanged[hit_idx] = same
+    return ids, versions, unchanged
 
 
 def apply_records(
@@ -455,87 +561,159 @@ def apply_records(
     rejected: list[tuple[int, str, str]],
     actor: ledger.Actor,
 ) -> Outcome:
-    df = staged.to_pandas()
-    n = len(df)
-    file_rows = len(pd.unique(df["row_no"])) + len(rejected)
-    out = Outcome(rows_read=n + len(rejected), file_rows=file_rows)
-    dup = df["is_duplicate"].to_numpy(dtype=bool)
-    reason = np.where((df["reasons"] != "").to_numpy(), df["reasons"].to_numpy(), "").astype(object)
+    """Columnar (pyarrow/numpy): no frame of the doses, no Python object per dose."""
+    n = staged.num_rows
+    row_no = _col(staged, "row_no").to_numpy().astype(np.int64)
+    rows_u, first, dose_row = np.unique(row_no, return_index=True, return_inverse=True)
+    dose_row = dose_row.reshape(-1)
+    n_rows = len(rows_u)
+    out = Outcome(rows_read=n + len(rejected), file_rows=n_rows + len(rejected))
+    dup = np.asarray(_col(staged, "is_duplicate").to_numpy(zero_copy_only=False), dtype=bool)
+    has_reason = np.asarray(
+        pc.not_equal(_col(staged, "reasons"), "").to_numpy(zero_copy_only=False), dtype=bool
+    )
     duplicate = dup.copy()
     now = ledger.now_text()
 
-    # 1. The person of each row.
-    rows = _resolve(conn, df, ~dup)
-    row_of = df[["row_no"]].merge(rows[["row_no", "person", "reason"]], on="row_no", how="left")
-    to_review = ~dup & (row_of["reason"].fillna("") != "").to_numpy()
-    df["person"] = row_of["person"].to_numpy()
-    live = ~dup & ~to_review & (reason == "")
-    quarantined = ~dup & ~to_review & (reason != "")
+    # 1. The person of each row (exact-duplicate rows are not resolved).
+    row_dup = dup[first]
+    live_rows = ~row_dup
+    atena_given = _col(staged, "atena_given").take(pa.array(first)).cast(pa.string())
+    atena_given = pc.if_else(pa.array(live_rows), atena_given, pa.nulls(n_rows, pa.string()))
+    nd = np.flatnonzero(~dup)
+    nd_doses = staged.select(["voucher_no", "voucher_municipality", "voucher__status"]).take(pa.array(nd))
+    person_row, row_reason, candidates, states = _resolve_rows(
+        conn, atena_given, nd_doses, dose_row[nd], n_rows
+    )
+    del nd_doses
+    row_reason[row_dup] = ""
+    person_row = pc.if_else(pa.array(live_rows), person_row, pa.nulls(n_rows, pa.string()))
+    to_review = ~dup & (row_reason[dose_row] != "")
+    live = ~dup & ~to_review & ~has_reason
+    quarantined = ~dup & ~to_review & has_reason
+    reason = np.full(n, "", dtype=object)
 
     # 2. Person state: no dose after death.
-    persons = _persons(conn, df.loc[live, "person"].to_numpy())
-    ps = df[["person"]].merge(persons.rename(columns={"atena_no": "person"}), on="person", how="left")
-    removed = pd.to_datetime(ps["p_removed"]).to_numpy(dtype="datetime64[D]")
-    dose_day = df["dose_date__date"].to_numpy(dtype="datetime64[D]")
-    dead = live & (ps["p_status"] == "deceased").to_numpy() & ~np.isnat(removed) & (dose_day > removed)
-    reason[dead] = "dose_after_death"
-    quarantined |= dead
-    live &= ~dead
+    live_idx = np.flatnonzero(live)
+    person_live = person_row.take(pa.array(dose_row[live_idx]))
+    at = pc.index_in(person_live, value_set=_col(states, "atena_no"))
+    status = _col(states, "p_status").take(at)
+    removed = pc.cast(_col(states, "p_removed").take(at), pa.date32())
+    dose_ts = _col(staged, "dose_date__date").take(pa.array(live_idx))
+    dose_day = pc.cast(dose_ts, pa.date32())
+    dead_l = np.asarray(
+        pc.fill_null(pc.and_(pc.equal(status, "deceased"), pc.greater(dose_day, removed)), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    reason[live_idx[dead_l]] = "dose_after_death"
+    quarantined[live_idx[dead_l]] = True
+    live[live_idx[dead_l]] = False
 
     # 3. Dose identity: in the file, then the registry (person, dose number).
-    df["dose_iso"] = _iso(df["dose_date__date"])
-    df["dose_date"] = df["dose_iso"]
-    key = ["person", "dose_no"]
-    d = df[live].copy()
-    d["i"] = np.flatnonzero(live)
-    d["dose_no"] = d["dose_no"].astype("int64")
-    same = d.duplicated([*key, *DOSE_FIELDS], keep="first").to_numpy()
-    duplicate[d["i"].to_numpy()[same]] = True
-    d = d[~same]
-    conflict = d.duplicated(key, keep=False).to_numpy()
-    reason[d["i"].to_numpy()[conflict]] = "conflicting_records_in_file"
-    quarantined[d["i"].to_numpy()[conflict]] = True
-    d = d[~conflict]
+    d_idx = np.flatnonzero(live)
+    d_person = person_row.take(pa.array(dose_row[d_idx]))
+    d_dose_no = _col(staged, "dose_no").to_numpy().astype(np.int64)[d_idx]
+    d_ts = _col(staged, "dose_date__date").take(pa.array(d_idx))
+    fields: dict[str, pa.Array] = {"dose_date": pc.strftime(d_ts, format="%Y-%m-%d")}
+    for f in DOSE_FIELDS[1:]:
+        fields[f] = _col(staged, f).take(pa.array(d_idx)).cast(pa.string())
+    p_codes = np.asarray(pc.index_in(d_person, value_set=pc.unique(d_person)), dtype=np.int64)
+    key = p_codes * _DOSE_SPAN + d_dose_no
+    _, multi = _first_in_group(key)
+    keep = np.ones(len(d_idx), dtype=bool)
+    if multi.any():  # several doses of one person and dose number: the same again, or a conflict
+        m_idx = np.flatnonzero(multi)
+        frame = pd.DataFrame(
+            {"key": key[m_idx]} | {f: fields[f].take(pa.array(m_idx)).to_pandas() for f in DOSE_FIELDS}
+        )
+        same = frame.duplicated(["key", *DOSE_FIELDS], keep="first").to_numpy()
+        duplicate[d_idx[m_idx[same]]] = True
+        keep[m_idx[same]] = False
+        rest = frame[~same]
+        conflict = rest.duplicated(["key"], keep=False).to_numpy()
+        c_idx = m_idx[~same][conflict]
+        reason[d_idx[c_idx]] = "conflicting_records_in_file"
+        quarantined[d_idx[c_idx]] = True
+        keep[c_idx] = False
+    w_sel = np.flatnonzero(keep)
+    d_idx, d_person, d_dose_no = d_idx[w_sel], d_person.take(pa.array(w_sel)), d_dose_no[w_sel]
+    fields = {f: v.take(pa.array(w_sel)) for f, v in fields.items()}
 
-    existing = _existing_doses(conn, d["person"].to_numpy())
-    existing["dose_no"] = existing["dose_no"].astype("int64")
-    ex = existing.rename(columns={"atena_no": "person"})
-    j = d[["i", *key, *DOSE_FIELDS]].merge(ex, on=key, how="left", suffixes=("", "_db"))
-    on_record = j["id"].notna().to_numpy()
-    unchanged = np.logical_and.reduce([_same(j[c], j[f"{c}_db"]) for c in DOSE_FIELDS])
-    duplicate[j.loc[on_record & unchanged, "i"].to_numpy()] = True
-    write = j[~(on_record & unchanged)]
-    d = d.set_index("i").loc[write["i"].to_numpy()].reset_index()
-    d["id"] = write["id"].to_numpy()
-    d["old_version"] = write["version"].to_numpy()
-    is_corr = d["id"].notna().to_numpy()
-    d["off_schedule"] = _off_schedule(
-        d["dose_date__date"].to_numpy(dtype="datetime64[D]"), d["dose_no"].to_numpy()
+    existing = _existing_doses(conn, pc.unique(d_person))
+    ids, versions, unchanged = _match_existing(d_person, d_dose_no, fields, existing)
+    del existing
+    duplicate[d_idx[unchanged]] = True
+    w = np.flatnonzero(~unchanged)
+    d_idx, d_person, d_dose_no = d_idx[w], d_person.take(pa.array(w)), d_dose_no[w]
+    fields = {f: v.take(pa.array(w)) for f, v in fields.items()}
+    ids, versions = ids[w], versions[w]
+    is_corr = ids >= 0
+    off = _off_schedule(
+        np.asarray(
+            _col(staged, "dose_date__date")
+            .take(pa.array(d_idx))
+            .cast(pa.date32())
+            .to_numpy(zero_copy_only=False),
+            dtype="datetime64[D]",
+        ),
+        d_dose_no,
     )
 
     decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
-    _write_doses(conn, d, is_corr, manifest_id, decided_by, now)
+    _write_doses(
+        conn,
+        staged,
+        d_idx,
+        d_person,
+        d_dose_no,
+        fields,
+        ids,
+        versions,
+        off,
+        manifest_id,
+        decided_by,
+        now,
+    )
 
     # Audit: one record per person and action (the doses are named in the detail).
-    if len(d):
-        a = d.assign(action=np.where(is_corr, "update", "insert"), n=d["dose_no"].astype(str))
-        g = a.groupby(["action", "person"], sort=True)["n"].agg(",".join).reset_index()
-        for action in ("insert", "update"):
-            part = g[g["action"] == action]
-            if len(part):
-                ledger.write_audit(
-                    conn,
-                    actor,
-                    action=action,
-                    table_name="doses",
-                    atena_no=part["person"].to_numpy(),
-                    fields_changed=np.full(len(part), "*" if action == "insert" else "dose", dtype=object),
-                    detail=(file_name + f" vaccine={VACCINE} doses=" + part["n"]).to_numpy(),
-                )
+    if len(d_idx):
+        a = pa.table(
+            {
+                "person": d_person,
+                "n": pa.array(d_dose_no).cast(pa.string()),
+                "ord": pa.array(np.arange(len(d_idx))),
+            }
+        )
+        for action, mask in (("insert", ~is_corr), ("update", is_corr)):
+            if not mask.any():
+                continue
+            g = (
+                a.filter(pa.array(mask))
+                .sort_by("ord")
+                .group_by("person", use_threads=False)
+                .aggregate([("n", "list")])
+                .sort_by("person")
+            )
+            joined = pc.binary_join(g.column("n_list"), ",")
+            detail = pc.binary_join_element_wise(
+                pa.scalar(file_name + f" vaccine={VACCINE} doses="), joined, ""
+            )
+            k = g.num_rows
+            ledger.write_audit(
+                conn,
+                actor,
+                action=action,
+                table_name="doses",
+                atena_no=g.column("person").to_pylist(),
+                fields_changed=["*" if action == "insert" else "dose"] * k,
+                detail=detail.to_pylist(),
+            )
 
     # Review: one item per unresolvable row, its doses intact.
-    rv_rows = rows[rows["reason"] != ""]
-    if len(rv_rows):
+    rv = np.flatnonzero(row_reason != "")
+    if len(rv):
         received = [
             "dose_no",
             "registered_at",
@@ -547,29 +725,21 @@ def apply_records(
             "maker",
             "lot_no",
         ]
-        rvd = df[to_review].assign(dose_date_raw=staged.column("dose_date").to_pandas()[to_review].to_numpy())
-        by_row = {
-            int(r): [
-                {
-                    k: (None if pd.isna(v) else (int(v) if k == "dose_no" else v))
-                    for k, v in rec.items()
-                    if k != "row_no"
-                }
-                for rec in g.to_dict("records")
-            ]
-            for r, g in rvd[["row_no", *received]].groupby("row_no")
-        }
-        rv_rows = rv_rows[rv_rows["row_no"].isin(list(by_row))]
+        t_idx = np.flatnonzero(to_review)
+        sub = staged.select(["row_no", *[c if c != "dose_date_raw" else "dose_date" for c in received]])
+        recs = sub.take(pa.array(t_idx)).to_pylist()
+        by_row: dict[int, list[dict[str, object]]] = {}
+        for rec in recs:
+            item = {k: rec["dose_date" if k == "dose_date_raw" else k] for k in received}
+            item["dose_no"] = int(item["dose_no"])
+            by_row.setdefault(int(rec["row_no"]), []).append(item)
+        rv = np.array([i for i in rv if int(rows_u[i]) in by_row], dtype=np.int64)
+        given_rv = atena_given.take(pa.array(rv)).to_pylist()
         raws = [
-            scrub(
-                json.dumps(
-                    {"個別宛名番号": a if isinstance(a, str) else None, "doses": by_row[int(r)]},
-                    ensure_ascii=False,
-                )
-            )
-            for r, a in zip(rv_rows["row_no"], rv_rows["atena_given"], strict=True)
+            scrub(json.dumps({"個別宛名番号": a_, "doses": by_row[int(rows_u[i])]}, ensure_ascii=False))
+            for i, a_ in zip(rv, given_rv, strict=True)
         ]
-        k = len(rv_rows)
+        k = len(rv)
         bulk_insert(
             conn,
             "review_items",
@@ -578,9 +748,9 @@ def apply_records(
                     "feed": pa.repeat(pa.scalar("vrs", pa.string()), k),
                     "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
                     "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                    "row_no": pa.array(rv_rows["row_no"].astype("int64"), pa.int64()),
-                    "reasons": pa.array(rv_rows["reason"], pa.string()),
-                    "candidates": pa.array(rv_rows["candidates"].fillna(""), pa.string()),
+                    "row_no": pa.array(rows_u[rv], pa.int64()),
+                    "reasons": pa.array(list(row_reason[rv]), pa.string()),
+                    "candidates": pa.array(list(candidates[rv]), pa.string()),
                     "raw_row": pa.array(raws, pa.string()),
                     "status": pa.repeat(pa.scalar("open", pa.string()), k),
                     "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
@@ -589,25 +759,31 @@ def apply_records(
         )
 
     # Quarantine: one entry per file row, the reasons of its doses as "<n>回目:<code>".
-    qd = df[quarantined].assign(code=reason[quarantined])
-    qd["tag"] = qd["dose_no"].astype(str) + "回目:" + qd["code"].astype(str).str.replace(";", ",")
-    qrows = qd.groupby("row_no").agg(
-        reasons=("tag", ";".join), doses=("dose_no", lambda s: ",".join(map(str, s)))
-    )
-    raws = [scrub(json.dumps({"doses": str(v)}, ensure_ascii=False)) for v in qrows["doses"]]
+    q_idx = np.flatnonzero(quarantined)
+    from_suite = q_idx[reason[q_idx] == ""]
+    if len(from_suite):
+        reason[from_suite] = _col(staged, "reasons").take(pa.array(from_suite)).to_pylist()
+    q_rows: dict[int, tuple[list[str], list[str]]] = {}
+    q_dose = _col(staged, "dose_no").take(pa.array(q_idx)).to_pylist()
+    for r, dn, code in zip(row_no[q_idx].tolist(), q_dose, reason[q_idx], strict=True):
+        tags, nos = q_rows.setdefault(r, ([], []))
+        tags.append(f"{dn}回目:" + str(code).replace(";", ","))
+        nos.append(str(dn))
+    q_keys = sorted(q_rows)
+    raws = [scrub(json.dumps({"doses": ",".join(q_rows[r][1])}, ensure_ascii=False)) for r in q_keys]
     _quarantine(
         conn,
         file_name,
         manifest_id,
-        [int(x) for x in qrows.index] + [r[0] for r in rejected],
-        list(qrows["reasons"]) + [r[1] for r in rejected],
+        q_keys + [r[0] for r in rejected],
+        [";".join(q_rows[r][0]) for r in q_keys] + [r[1] for r in rejected],
         raws + [r[2] for r in rejected],
         now,
     )
 
-    out.accepted = len(d)
+    out.accepted = len(d_idx)
     out.corrections = int(is_corr.sum())
-    out.off_schedule = int((d["off_schedule"] != "").sum())
+    out.off_schedule = int((off != "").sum())
     out.review = int(to_review.sum())
     out.duplicates = int(duplicate.sum())
     out.quarantined = int(quarantined.sum()) + len(rejected)
@@ -623,18 +799,35 @@ def apply_records(
 
 
 def _write_doses(
-    conn: Connection, d: pd.DataFrame, is_corr: np.ndarray, manifest_id: int, decided_by: str, now: str
+    conn: Connection,
+    staged: pa.Table,
+    d_idx: np.ndarray,
+    person: pa.Array,
+    dose_no: np.ndarray,
+    fields: dict[str, pa.Array],
+    ids: np.ndarray,
+    old_version: np.ndarray,
+    off: np.ndarray,
+    manifest_id: int,
+    decided_by: str,
+    now: str,
 ) -> None:
     """New doses in bulk; corrections: current version to dose_history, then replaced (same id,
     version + 1); then the VRS details of every version written."""
-    if len(d) == 0:
+    k = len(d_idx)
+    if k == 0:
         return
+    is_corr = ids >= 0
     cols = ["id", "atena_no", "vaccine_code", "phase", "dose_no", "dose_date", "product_name", "lot_no"]
     cols += ["institution_code", "place_code", "self_pay_declared", "source", "manifest_id", "row_no"]
     cols += ["off_schedule", "flags", "version", "decided_by", "recorded_at"]
     if is_corr.any():
-        ids = d.loc[is_corr, "id"].astype("int64").to_numpy()
-        _temp(conn, "tmp_vrs_fix", {"id": "BIGINT PRIMARY KEY"}, pa.table({"id": pa.array(ids, pa.int64())}))
+        _temp(
+            conn,
+            "tmp_vrs_fix",
+            {"id": "BIGINT PRIMARY KEY"},
+            pa.table({"id": pa.array(ids[is_corr], pa.int64())}),
+        )
         rest = [c for c in cols if c != "id"]
         conn.exec_driver_sql(
             f"INSERT INTO dose_history (dose_id, {', '.join(rest)}, superseded_at, superseded_by) "
@@ -643,22 +836,24 @@ def _write_doses(
         )
         conn.exec_driver_sql("DELETE FROM doses WHERE id IN (SELECT id FROM tmp_vrs_fix)")
         _drop(conn, "tmp_vrs_fix")
-    k = len(d)
-    version = np.where(is_corr, pd.to_numeric(d["old_version"]).fillna(0).astype("int64") + 1, 1)
+    version = np.where(is_corr, old_version + 1, 1)
+    row_no = _col(staged, "row_no").take(pa.array(d_idx)).cast(pa.int64())
     table = pa.table(
         {
-            "id": pa.array(d["id"].astype("Int64"), pa.int64()),
-            "atena_no": pa.array(d["person"], pa.string()),
+            "id": pa.array(ids, pa.int64()),
+            "atena_no": person,
             "vaccine_code": pa.repeat(pa.scalar(VACCINE, pa.string()), k),
             "phase": pa.repeat(pa.scalar(PHASE, pa.string()), k),
-            "dose_no": pa.array(d["dose_no"].astype("int64"), pa.int64()),
-            "dose_date": pa.array(d["dose_iso"], pa.string()),
-            "product_name": pa.array(d["maker"], pa.string()),
-            "lot_no": pa.array(d["lot_no"], pa.string()),
+            "dose_no": pa.array(dose_no, pa.int64()),
+            "dose_date": fields["dose_date"],
+            "product_name": fields["maker"],
+            "lot_no": fields["lot_no"],
             "source": pa.repeat(pa.scalar("vrs", pa.string()), k),
             "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-            "row_no": pa.array(d["row_no"].astype("int64"), pa.int64()),
-            "off_schedule": pa.array(d["off_schedule"].replace("", None), pa.string()),
+            "row_no": row_no,
+            "off_schedule": pc.if_else(
+                pa.array(off == ""), pa.scalar(None, pa.string()), pa.array(off, pa.string())
+            ),
             "version": pa.array(version, pa.int64()),
             "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), k),
             "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
@@ -668,46 +863,62 @@ def _write_doses(
         bulk_insert(conn, "doses", table.filter(pa.array(is_corr)))
     if (~is_corr).any():
         bulk_insert(conn, "doses", table.filter(pa.array(~is_corr)).drop_columns(["id"]))
-    # Ids of what was just written (new and corrected doses carry this manifest id).
-    written = pd.DataFrame(
-        conn.exec_driver_sql(
-            f"SELECT id, atena_no, dose_no, version FROM doses WHERE manifest_id = {int(manifest_id)} "
-            f"AND source = 'vrs'"
-        ).fetchall(),
-        columns=["dose_id", "person", "dose_no", "version"],
-    )
-    written["dose_no"] = written["dose_no"].astype("int64")
-    w = d[
-        [
-            "person",
-            "dose_no",
-            "registered_at__ts",
-            "voucher_no",
-            "voucher_municipality",
-            "venue",
-            "doctor",
-            "row_no",
-        ]
-    ].merge(written, on=["person", "dose_no"])
-    bulk_insert(
+    del table
+    # The VRS details of what was just written (new and corrected doses carry this manifest id),
+    # joined to their doses in the database, in the order of the doses.
+    sel = pa.array(np.arange(k))
+    ts = _col(staged, "registered_at__ts").take(pa.array(d_idx)).cast(pa.timestamp("s"))
+    _temp(
         conn,
-        "vrs_dose_details",
+        "tmp_vrs_details",
+        {
+            "ord": "BIGINT",
+            "atena_no": "VARCHAR(10)",
+            "dose_no": "INTEGER",
+            "registered_at": "VARCHAR(19)",
+            "voucher_no": "VARCHAR(10)",
+            "voucher_municipality": "VARCHAR(6)",
+            "venue": "TEXT",
+            "doctor": "TEXT",
+            "row_no": "INTEGER",
+        },
         pa.table(
             {
-                "dose_id": pa.array(w["dose_id"].astype("int64"), pa.int64()),
-                "version": pa.array(w["version"].astype("int64"), pa.int64()),
-                "registered_at": pa.array(
-                    pd.to_datetime(w["registered_at__ts"]).dt.strftime("%Y-%m-%d %H:%M:%S"), pa.string()
-                ),
-                "voucher_no": pa.array(w["voucher_no"], pa.string()),
-                "voucher_municipality": pa.array(w["voucher_municipality"], pa.string()),
-                "venue": pa.array(w["venue"], pa.string()),
-                "doctor": pa.array(w["doctor"], pa.string()),
-                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), len(w)),
-                "row_no": pa.array(w["row_no"].astype("int64"), pa.int64()),
+                "ord": sel,
+                "atena_no": person,
+                "dose_no": pa.array(dose_no, pa.int64()),
+                "registered_at": pc.strftime(ts, format="%Y-%m-%d %H:%M:%S"),
+                "voucher_no": fields["voucher_no"],
+                "voucher_municipality": fields["voucher_municipality"],
+                "venue": fields["venue"],
+                "doctor": fields["doctor"],
+                "row_no": row_no,
             }
         ),
     )
+    cast = "CAST(t.registered_at AS TIMESTAMP)" if conn.dialect.name != "sqlite" else "t.registered_at"
+    conn.exec_driver_sql(
+        "INSERT INTO vrs_dose_details (dose_id, version, registered_at, voucher_no, voucher_municipality, "
+        "venue, doctor, manifest_id, row_no) "
+        f"SELECT d.id, d.version, {cast}, t.voucher_no, t.voucher_municipality, t.venue, t.doctor, "
+        f"{int(manifest_id)}, t.row_no FROM tmp_vrs_details t JOIN doses d ON d.atena_no = t.atena_no "
+        f"AND d.dose_no = t.dose_no AND d.manifest_id = {int(manifest_id)} AND d.source = 'vrs' "
+        "ORDER BY t.ord"
+    )
+    _drop(conn, "tmp_vrs_details")
+
+
+def _off_schedule(dose_date: np.ndarray, dose_no: np.ndarray) -> np.ndarray:
+    """The special campaign's rules from the reviewed rules file: period in force and dose count."""
+    rules = schedule.default_rules().rules
+    r = rules[(rules["vaccine"] == VACCINE) & (rules["phase"] == PHASE)]
+    in_force = np.zeros(len(dose_date), dtype=bool)
+    too_many = np.zeros(len(dose_date), dtype=bool)
+    for rule in r.itertuples():
+        hit = (dose_date >= rule.eff_from) & (dose_date <= rule.eff_to)
+        in_force |= hit
+        too_many |= hit & (dose_no > int(str(rule.doses)))
+    return np.where(~in_force, "no_routine_rule_on_date", np.where(too_many, "dose_count_exceeded", ""))
 
 
 # --------------------------------------------------------------------------- VRS flags (feeds.md §7)
