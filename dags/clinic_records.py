@@ -30,6 +30,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from vaxreg import dagkit
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "clinic"
@@ -49,43 +50,14 @@ FEES = Asset(name="outbound.fees", uri="vaxreg://outbound/fees", group="vaxreg")
     doc_md=__doc__,
 )
 def clinic_records() -> None:
-    @task
-    def fetch() -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.fetch(FEED)
-
-    @task
-    def parse(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.parse(FEED, works)
-
-    @task
-    def validate(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.validate(FEED, works)
-
-    @task
-    def load(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.apply(FEED, works)
-
     @task(outlets=[FEES])
     def fees(works: list[dict]) -> list[dict]:
         from vaxreg import orchestration
 
         return orchestration.fees(FEED, works)
 
-    @task(outlets=[DOSES])
-    def report(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.report(FEED, works, DOSES)
-
-    report(fees(load(validate(parse(fetch())))))
+    works = dagkit.fetch_parse_validate(FEED)
+    dagkit.report(FEED, fees(dagkit.load(FEED, works)), DOSES)
 
 
 clinic_records()

@@ -26,8 +26,9 @@ Runbook: `docs/runbook.md#resident_diff`.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, dag
 
+from vaxreg import dagkit
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "resident"
@@ -46,37 +47,8 @@ PERSONS = Asset(name="registry.persons", uri="vaxreg://registry/persons", group=
     doc_md=__doc__,
 )
 def resident_diff() -> None:
-    @task
-    def fetch() -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.fetch(FEED)
-
-    @task
-    def parse(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.parse(FEED, works)
-
-    @task
-    def validate(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.validate(FEED, works)
-
-    @task
-    def apply(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.apply(FEED, works)
-
-    @task(outlets=[PERSONS])
-    def report(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.report(FEED, works, PERSONS)
-
-    report(apply(validate(parse(fetch()))))
+    works = dagkit.fetch_parse_validate(FEED)
+    dagkit.report(FEED, dagkit.load(FEED, works, task_id="apply"), PERSONS)
 
 
 resident_diff()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from vaxreg import dagkit
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "vrs"
@@ -49,43 +50,14 @@ FLAGS = Asset(name="outbound.vrs_flags", uri="vaxreg://outbound/vrs_flags", grou
     doc_md=__doc__,
 )
 def vrs_import() -> None:
-    @task
-    def fetch() -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.fetch(FEED)
-
-    @task
-    def parse(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.parse(FEED, works)
-
-    @task
-    def validate(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.validate(FEED, works)
-
-    @task
-    def load(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.apply(FEED, works)
-
     @task(outlets=[FLAGS])
     def flags(works: list[dict]) -> list[dict]:
         from vaxreg import orchestration
 
         return orchestration.vrs_flags(FEED, works)
 
-    @task(outlets=[DOSES])
-    def report(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.report(FEED, works, DOSES)
-
-    report(flags(load(validate(parse(fetch())))))
+    works = dagkit.fetch_parse_validate(FEED)
+    dagkit.report(FEED, flags(dagkit.load(FEED, works)), DOSES)
 
 
 vrs_import()

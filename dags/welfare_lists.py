@@ -27,8 +27,9 @@ Runbook: `docs/runbook.md#welfare_lists`.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, dag
 
+from vaxreg import dagkit
 from vaxreg.alerts import default_args, failure_notifier
 
 FEED = "welfare"
@@ -47,37 +48,8 @@ WELFARE = Asset(name="registry.welfare", uri="vaxreg://registry/welfare", group=
     doc_md=__doc__,
 )
 def welfare_lists() -> None:
-    @task
-    def fetch() -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.fetch(FEED)
-
-    @task
-    def parse(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.parse(FEED, works)
-
-    @task
-    def validate(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.validate(FEED, works)
-
-    @task
-    def load(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.apply(FEED, works)
-
-    @task(outlets=[WELFARE])
-    def report(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.report(FEED, works, WELFARE)
-
-    report(load(validate(parse(fetch()))))
+    works = dagkit.fetch_parse_validate(FEED)
+    dagkit.report(FEED, dagkit.load(FEED, works), WELFARE)
 
 
 welfare_lists()
