@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from vaxreg import config, feeds, quality
@@ -359,8 +360,6 @@ def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
 
 def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
     """Apply each validated file in its own transaction, in name order."""
-    from vaxreg.registry import resident
-
     items = _load(works)
     for w in items:
         if w.status == "duplicate":
@@ -394,47 +393,34 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
         staged = pq.read_table(w.staged)
         rejected = pq.read_table(w.work_dir / "rejected.parquet").to_pylist()
         if w.feed in DOSE_FEEDS:
-            if _apply_doses(w, staged, rejected, actor, db_url):
-                log.info("applied %s: %s", w.name, json.dumps(w.counts))
-            continue
-        if w.feed in ("welfare", "vrs"):
-            try:
-                if _apply_other(w, staged, rejected, actor, db_url):
-                    log.info("applied %s: %s", w.name, json.dumps(w.counts))
-            except feeds.FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
-                _refuse(items, items.index(w), str(exc), actor, db_url)
-            continue
-        numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
+            apply_one = _apply_doses
+        elif w.feed in ("welfare", "vrs"):
+            apply_one = _apply_other
+        else:
+            apply_one = _apply_resident
         try:
-            with db.transaction(db_url) as conn:
-                mid = ledger.record_file(
-                    conn,
-                    feed=w.feed,
-                    file_name=w.name,
-                    sha256=w.sha256,
-                    size=w.size,
-                    status="applied",
-                    actor=actor,
-                )
-                outcome = resident.apply_file(
-                    conn,
-                    staged,
-                    numbers,
-                    manifest_id=mid,
-                    file_name=w.name,
-                    rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
-                    actor=actor,
-                )
-                ledger.set_counts(conn, mid, outcome.as_dict())
-        except IntegrityError:
-            if not _applied_elsewhere(w, db_url):
-                raise
-            # Another run applied the same file first; the unique indexes kept it exactly once.
-            w.status, w.reason = "skipped", "already applied by a concurrent run"
-            continue
-        w.status, w.counts = "applied", outcome.as_dict()
-        log.info("applied %s: %s", w.name, json.dumps(w.counts))
+            if apply_one(w, staged, rejected, actor, db_url):
+                log.info("applied %s: %s", w.name, json.dumps(w.counts))
+        except feeds.FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
+            _refuse(items, items.index(w), str(exc), actor, db_url)
     return _dump(items)
+
+
+def _apply_resident(
+    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
+) -> bool:
+    """Apply one resident diff in one transaction (registry/resident.py)."""
+    from vaxreg.registry import resident
+
+    numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
+    return _apply_in_transaction(
+        w,
+        actor,
+        db_url,
+        lambda conn, mid: resident.apply_file(
+            conn, staged, numbers, manifest_id=mid, file_name=w.name, rejected=_rows(rejected), actor=actor
+        ),
+    )
 
 
 def _apply_doses(
@@ -443,35 +429,21 @@ def _apply_doses(
     """Reconcile, rule check and load one clinic/other-ward file in one transaction."""
     from vaxreg.registry import doses
 
-    try:
-        with db.transaction(db_url) as conn:
-            mid = ledger.record_file(
-                conn,
-                feed=w.feed,
-                file_name=w.name,
-                sha256=w.sha256,
-                size=w.size,
-                status="applied",
-                actor=actor,
-            )
-            outcome = doses.apply_file(
-                conn,
-                staged,
-                feed=w.feed,
-                manifest_id=mid,
-                file_name=w.name,
-                file_date=feeds.LAYOUTS[w.feed].file_date(w.name),
-                rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
-                actor=actor,
-            )
-            ledger.set_counts(conn, mid, outcome.manifest_counts())
-    except IntegrityError:
-        if not _applied_elsewhere(w, db_url):
-            raise
-        w.status, w.reason = "skipped", "already applied by a concurrent run"
-        return False
-    w.status, w.counts = "applied", outcome.as_dict()
-    return True
+    return _apply_in_transaction(
+        w,
+        actor,
+        db_url,
+        lambda conn, mid: doses.apply_file(
+            conn,
+            staged,
+            feed=w.feed,
+            manifest_id=mid,
+            file_name=w.name,
+            file_date=feeds.LAYOUTS[w.feed].file_date(w.name),
+            rejected=_rows(rejected),
+            actor=actor,
+        ),
+    )
 
 
 def _apply_other(
@@ -482,6 +454,35 @@ def _apply_other(
 
     layout = feeds.layout_for(w.feed, w.name)
     apply_file = welfare.apply_file if w.feed == "welfare" else vrs.apply_file
+    return _apply_in_transaction(
+        w,
+        actor,
+        db_url,
+        lambda conn, mid: apply_file(
+            conn,
+            staged,
+            kind=layout.kind,
+            manifest_id=mid,
+            file_name=w.name,
+            file_date=layout.file_date(w.name),
+            rejected=_rows(rejected),
+            actor=actor,
+        ),
+    )
+
+
+def _rows(rejected: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    return [(r["row_no"], r["reason"], r["raw"]) for r in rejected]
+
+
+def _apply_in_transaction(
+    w: FileWork, actor: ledger.Actor, db_url: str | None, apply_file: Callable[[Connection, int], Any]
+) -> bool:
+    """One file in one transaction: its manifest row, the feed's changes, the counts.
+
+    False when another run applied the same file first (the manifest's unique
+    indexes keep it exactly once); any other failure rolls everything back and raises.
+    """
     try:
         with db.transaction(db_url) as conn:
             mid = ledger.record_file(
@@ -493,23 +494,14 @@ def _apply_other(
                 status="applied",
                 actor=actor,
             )
-            outcome = apply_file(
-                conn,
-                staged,
-                kind=layout.kind,
-                manifest_id=mid,
-                file_name=w.name,
-                file_date=layout.file_date(w.name),
-                rejected=[(r["row_no"], r["reason"], r["raw"]) for r in rejected],
-                actor=actor,
-            )
-            ledger.set_counts(conn, mid, outcome.manifest_counts())
+            counts = apply_file(conn, mid).as_dict()
+            ledger.set_counts(conn, mid, {k: counts[k] for k in ledger.MANIFEST_COUNTS})
     except IntegrityError:
         if not _applied_elsewhere(w, db_url):
             raise
         w.status, w.reason = "skipped", "already applied by a concurrent run"
         return False
-    w.status, w.counts = "applied", outcome.as_dict()
+    w.status, w.counts = "applied", counts
     return True
 
 

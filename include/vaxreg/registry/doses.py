@@ -70,9 +70,6 @@ class Outcome:
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
 
-    def manifest_counts(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("rows_read", "accepted", "quarantined", "review", "duplicates")}
-
 
 def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:
     """A temp table of the distinct keys (no index to build: it is only ever joined in full)."""

@@ -18,6 +18,9 @@ from vaxreg.registry import schema_privacy  # noqa: F401  (audit_log's hash colu
 from vaxreg.registry.db import bulk_insert
 from vaxreg.registry.schema import ingest_manifest
 
+# The counts a manifest row keeps: rows read = accepted + quarantined + review + duplicates.
+MANIFEST_COUNTS = ("rows_read", "accepted", "quarantined", "review", "duplicates")
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -62,9 +62,6 @@ class Outcome:
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
 
-    def manifest_counts(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("rows_read", "accepted", "quarantined", "review", "duplicates")}
-
 
 # --------------------------------------------------------------------------- validation inputs
 
