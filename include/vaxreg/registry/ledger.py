@@ -159,3 +159,32 @@ def count_rows(conn: Connection, table: str) -> int:
     from vaxreg.registry.schema import metadata
 
     return int(conn.execute(select(func.count()).select_from(metadata.tables[table])).scalar_one())
+
+
+def write_quarantine(
+    conn: Connection,
+    *,
+    feed: str,
+    file_name: str,
+    manifest_id: int,
+    row_nos: Sequence[int],
+    reasons: Sequence[str],
+    raws: Sequence[str],
+) -> int:
+    """Quarantine rows with their reason codes; ``raws`` are the received rows, My Number removed."""
+    k = len(row_nos)
+    return bulk_insert(
+        conn,
+        "quarantine",
+        pa.table(
+            {
+                "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
+                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                "row_no": pa.array(row_nos, pa.int32()),
+                "reasons": pa.array(reasons, pa.string()),
+                "raw_row": pa.array(raws, pa.string()),
+                "recorded_at": pa.repeat(pa.scalar(now_text(), pa.string()), k),
+            }
+        ),
+    )

@@ -270,22 +270,14 @@ def _write_quarantine(
     ]
     row_nos = [int(r) for r in q_rows["row_no"]] + [r[0] for r in rejected]
     reasons = list(q_rows["reasons"]) + [r[1] for r in rejected]
-    n = len(row_nos)
-    now = ledger.now_text()
-    bulk_insert(
+    ledger.write_quarantine(
         conn,
-        "quarantine",
-        pa.table(
-            {
-                "feed": pa.array(["resident"] * n, pa.string()),
-                "file_name": pa.array([file_name] * n, pa.string()),
-                "manifest_id": pa.array([manifest_id] * n, pa.int64()),
-                "row_no": pa.array(row_nos, pa.int32()),
-                "reasons": pa.array(reasons, pa.string()),
-                "raw_row": pa.array(raws, pa.string()),
-                "recorded_at": pa.array([now] * n, pa.string()),
-            }
-        ),
+        feed="resident",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=row_nos,
+        reasons=reasons,
+        raws=raws,
     )
 
 

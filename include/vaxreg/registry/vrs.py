@@ -144,23 +144,15 @@ def _quarantine(
     row_nos: list[int],
     reasons: list[str],
     raws: list[str],
-    now: str,
 ) -> None:
-    k = len(row_nos)
-    bulk_insert(
+    ledger.write_quarantine(
         conn,
-        "quarantine",
-        pa.table(
-            {
-                "feed": pa.repeat(pa.scalar("vrs", pa.string()), k),
-                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                "row_no": pa.array(row_nos, pa.int32()),
-                "reasons": pa.array(reasons, pa.string()),
-                "raw_row": pa.array(raws, pa.string()),
-                "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-            }
-        ),
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=row_nos,
+        reasons=reasons,
+        raws=raws,
     )
 
 
@@ -308,7 +300,6 @@ def apply_subjects(
         [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected],
         list(reason[q]) + [r[1] for r in rejected],
         raws + [r[2] for r in rejected],
-        now,
     )
     out.quarantined = int(q.sum()) + len(rejected)
     out.duplicates = int(duplicate.sum())
@@ -775,7 +766,6 @@ def apply_records(
         q_keys + [r[0] for r in rejected],
         [";".join(q_rows[r][0]) for r in q_keys] + [r[1] for r in rejected],
         raws + [r[2] for r in rejected],
-        now,
     )
 
     out.accepted = len(d_idx)

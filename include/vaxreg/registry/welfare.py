@@ -203,21 +203,14 @@ def apply_file(
     row_nos = [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected]
     reasons = list(reason[q]) + [r[1] for r in rejected]
     raws += [r[2] for r in rejected]
-    k = len(row_nos)
-    bulk_insert(
+    ledger.write_quarantine(
         conn,
-        "quarantine",
-        pa.table(
-            {
-                "feed": pa.repeat(pa.scalar("welfare", pa.string()), k),
-                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                "row_no": pa.array(row_nos, pa.int32()),
-                "reasons": pa.array(reasons, pa.string()),
-                "raw_row": pa.array(raws, pa.string()),
-                "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-            }
-        ),
+        feed="welfare",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=row_nos,
+        reasons=reasons,
+        raws=raws,
     )
     out.quarantined = int(q.sum()) + len(rejected)
     out.duplicates = int(dup.sum())
