@@ -55,20 +55,12 @@ RECEIVED = (
 
 
 @dataclasses.dataclass
-class Outcome:
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    review: int = 0
-    duplicates: int = 0
+class Outcome(ledger.Outcome):
     # Not part of the sum: breakdown of accepted, and money.
     off_schedule: int = 0
     corrections: int = 0
     preliminary: int = 0
     fee_total: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
 
 
 def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:

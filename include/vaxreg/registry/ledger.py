@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import socket
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,25 @@ from vaxreg.registry import schema_privacy  # noqa: F401  (audit_log's hash colu
 from vaxreg.registry.db import bulk_insert
 from vaxreg.registry.schema import ingest_manifest
 
-# The counts a manifest row keeps: rows read = accepted + quarantined + review + duplicates.
-MANIFEST_COUNTS = ("rows_read", "accepted", "quarantined", "review", "duplicates")
+
+@dataclass
+class Outcome:
+    """What a file did: rows read = accepted + quarantined + review + duplicates.
+
+    These five are what the manifest keeps; a feed may subclass to add its own breakdown.
+    """
+
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    review: int = 0
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+MANIFEST_COUNTS = tuple(f.name for f in fields(Outcome))
 
 
 @dataclass(frozen=True)

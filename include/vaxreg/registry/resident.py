@@ -11,7 +11,6 @@ transaction, so a file applies whole or not at all.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -67,16 +66,7 @@ _JUDGEMENTS = pd.DataFrame(
 )
 
 
-@dataclasses.dataclass
-class Outcome:
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    review: int = 0
-    duplicates: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+Outcome = ledger.Outcome
 
 
 def _current_state(conn: Connection, atena: pd.Series) -> pd.DataFrame:

@@ -49,18 +49,10 @@ FLAGS = {"moved_out": "MOVED_OUT", "deceased": "DECEASED"}
 
 
 @dataclasses.dataclass
-class Outcome:
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    review: int = 0
-    duplicates: int = 0
+class Outcome(ledger.Outcome):
     corrections: int = 0  # not part of the sum
     off_schedule: int = 0
     file_rows: int = 0  # rows of the file (records: persons; the unit above is the dose)
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
 
 
 # --------------------------------------------------------------------------- validation inputs

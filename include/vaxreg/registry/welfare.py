@@ -46,17 +46,9 @@ class SnapshotRefused(FileRejected):
 
 
 @dataclasses.dataclass
-class Outcome:
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    review: int = 0
-    duplicates: int = 0
+class Outcome(ledger.Outcome):
     opened: int = 0  # not part of the sum: periods opened and closed by this snapshot
     closed: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
 
 
 def derived_columns(table: pa.Table, kind: str) -> pa.Table:
