@@ -26,16 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from vaxreg import benchkit
+
 COPY_TARGET = 5.0
 RSS_TARGET_MB = 2048.0
 KANA = (
@@ -51,15 +48,6 @@ KANA = (
     "カトウ",
 )
 GIVEN = ("タロウ", "ハナコ", "レン", "ヨウコ", "ミナト", "ケンイチ", "ユミ", "コウジ", "メイ", "ソウタ")
-
-
-def _url(base: str, schema: str) -> str:
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}"
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def setup(url: str, root: Path, persons: int, rows: int, seed: int) -> dict[str, Any]:
@@ -197,7 +185,7 @@ def run_pipeline(url: str, root: Path) -> dict[str, Any]:
     works = pipeline.run_feed("clinic", actor, source_url=f"file://{root}", db_url=url)
     seconds = time.perf_counter() - started
     [summary] = pipeline.report(works)
-    return {"seconds": round(seconds, 2), "rss_mb": round(_rss_mb()), "summary": summary}
+    return {"seconds": round(seconds, 2), "rss_mb": round(benchkit.peak_rss_mb()), "summary": summary}
 
 
 def run_copy(url: str, root: Path) -> dict[str, Any]:
@@ -213,17 +201,7 @@ def run_copy(url: str, root: Path) -> dict[str, Any]:
         with raw.cursor() as cur, cur.copy("COPY bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as cp:
             cp.write(text.encode("utf-8"))
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), "rss_mb": round(_rss_mb())}
-
-
-def _child(phase: str, url: str, root: Path, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "vaxreg.bench_clinic", "--phase", phase, "--url", url, "--root", str(root)]
-    cmd += ["--persons", str(args.persons), "--rows", str(args.rows), "--seed", str(args.seed)]
-    out = subprocess.run(
-        cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"}
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return {"seconds": round(seconds, 2), "rss_mb": round(benchkit.peak_rss_mb())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,28 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(), ensure_ascii=False))
         return 0
 
-    from sqlalchemy import create_engine
-
-    base = os.environ.get("VAXREG_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-    schema = f"bench_clinic_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = _url(base, schema)
-    try:
-        with tempfile.TemporaryDirectory(prefix="vaxreg-bench-clinic-") as tmp:
-            root = Path(tmp)
-            print(
-                f"setup: {args.persons:,} persons with history, a {args.rows:,}-row clinic file …", flush=True
-            )
-            prepared = _child("setup", url, root, args)
-            pipe = _child("pipeline", url, root, args)
-            copy = _child("copy", url, root, args)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema}_vault CASCADE")
-        admin.dispose()
+    print(f"setup: {args.persons:,} persons with history, a {args.rows:,}-row clinic file …", flush=True)
+    prepared, pipe, copy = benchkit.run_phases(
+        "vaxreg.bench_clinic",
+        "clinic",
+        ["--persons", str(args.persons), "--rows", str(args.rows), "--seed", str(args.seed)],
+    )
     ratio = pipe["seconds"] / copy["seconds"] if copy["seconds"] else float("inf")
     s = pipe["summary"]
     lines = [
