@@ -120,12 +120,18 @@ review_items = Table(
     Column("row_no", Integer, nullable=False),
     Column("reasons", Text, nullable=False),
     Column("candidates", Text, nullable=False),  # ';'-joined atena_no of possible persons, may be ''
+    # JSON list of the matcher's candidates, best first: atena_no, weight and per-field levels.
+    Column("scores", Text),
     Column("raw_row", Text, nullable=False),  # JSON of the received row
-    Column("status", String(10), nullable=False),  # open | accepted | rejected
+    # open → accepted | rejected (by a person) → applied (an accepted item, by the feed's next run)
+    Column("status", String(10), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", Text),
     Column("resolved_atena_no", String(10)),
+    Column("resolution_note", Text),  # why, in the resolver's words
+    Column("applied_at", DateTime(timezone=True)),
+    Column("applied_manifest_id", BigInteger),  # the manifest of the run that applied it
     UniqueConstraint("manifest_id", "row_no", name="uq_review_items_row"),
     Index("ix_review_items_status", "status"),
 )
