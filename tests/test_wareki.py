@@ -120,3 +120,15 @@ def test_normalisation_keeps_nulls_and_runs_per_distinct_value() -> None:
 )
 def test_institution_code(code: str, ok: bool) -> None:
     assert bool(identity.institution_code_valid_mask(pa.array([code]))[0]) is ok
+
+
+@pytest.mark.parametrize("value", ["Ｒ０１０５０１", "R０10501", " R010501", "R010501\n", "R01-05-01"])
+def test_wareki_needs_ascii_and_exact_shape(value: str) -> None:
+    assert identity.parse_wareki_dates(pa.array([value], pa.string()))[0].as_py() is None
+    with pytest.raises(ValueError):
+        identity.parse_wareki(value)
+
+
+def test_to_wareki_before_meiji_raises() -> None:
+    with pytest.raises(ValueError):
+        identity.to_wareki(D(1868, 1, 24))
