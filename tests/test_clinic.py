@@ -117,8 +117,9 @@ def test_clinic_file_end_to_end(feed_root: Path, residents: str, db_url: str) ->
         rec(*A, "06", "11", "1", "R080313"),  # 3 exact duplicate of row 1
         rec(*A, "03", "00", "1", "R080313"),  # 4 (bytes broken below)
         rec(*A, "04", "00", "1", "R050230"),  # 5 not a calendar date
-        rec("0000000002", "タカハシ レン", "R080105", "1", "01", "11", "1", "R080313"),  # 6 wrong atena_no
-        rec("", "ﾀｶﾊｼ ﾚﾝ", "R080105", "1", "04", "00", "1", "R080301"),  # 7 no atena_no
+        # 6 the 宛名番号 of another person, and demographics no one in the registry has
+        rec("0000000002", "ﾔﾏﾀﾞ ﾊﾅｺ", "R080105", "2", "01", "11", "1", "R080313"),
+        rec("", "ﾀｶﾊｼ ﾚﾝ", "H200105", "1", "04", "00", "1", "R080301"),  # 7 no atena_no, birth far off
         rec(*A, "01", "11", "1", "R080313", 予診のみ="1", ロット番号=""),  # 8 予診のみ
         rec(*A, "01", "11", "2", "R080314"),  # 9 off schedule: 10 days after dose 1 (row 11)
         rec("0000000001", "ﾀｶﾊｼ ﾚﾝ", "H310501", "1", "01", "11", "1", "R080313"),  # 10 outside the era
@@ -146,8 +147,8 @@ def test_clinic_file_end_to_end(feed_root: Path, residents: str, db_url: str) ->
         ("ISHIKAI_202603.csv", 5, "dose_date_invalid"),
     ]
     assert reg["review"] == [
-        ("ISHIKAI_202603.csv", 6, "kana_mismatch;birth_date_mismatch;sex_mismatch", "0000000001;0000000002"),
-        ("ISHIKAI_202603.csv", 7, "atena_no_missing", "0000000001"),
+        ("ISHIKAI_202603.csv", 6, "atena_no_disagrees;below_threshold", "0000000002;0000000001"),
+        ("ISHIKAI_202603.csv", 7, "atena_no_missing;below_threshold", "0000000001"),
     ]
     doses = {(d[1], d[2], d[3], d[4]): d[6] for d in reg["doses"]}
     assert doses == {
@@ -273,10 +274,19 @@ def test_otherward_ward_code_and_address(feed_root: Path, residents: str, db_url
     ]
     deliver(feed_root, "TAKU_202603_131075.csv", clinic_csv(ow, header), feed="otherward")
     [s] = run("otherward", residents, db_url)
-    assert (s["rows"], s["accepted"], s["quarantined"], s["review"]) == (3, 1, 1, 1)
+    assert (s["rows"], s["accepted"], s["quarantined"], s["review"]) == (3, 2, 1, 0)
     reg = registry(db_url)
     assert reg["quarantine"] == [("TAKU_202603_131075.csv", 2, "place_code_not_file_ward")]
-    assert reg["review"] == [("TAKU_202603_131075.csv", 1, "atena_no_missing", "0000000003")]
+    assert reg["review"] == []
+    # Row 1 has no 宛名番号: the matcher found the one person with that name, birth date and sex,
+    # and says so in the dose's provenance and the audit log (privacy.md P5).
+    [(person, decided_by)] = rows(db_url, "SELECT atena_no, decided_by FROM doses WHERE row_no = 1")
+    assert person == "0000000003" and decided_by.endswith("(match weight " + decided_by.split()[-1])
+    [(atena, detail)] = rows(
+        db_url,
+        "SELECT atena_no, detail FROM audit_log WHERE table_name = 'doses' AND detail LIKE '%%row=1 %%'",
+    )
+    assert atena == "0000000003" and " match=match weight " in detail
 
 
 def test_shared_samples_add_up(feed_root: Path, db_url: str) -> None:
@@ -299,7 +309,9 @@ def test_cli_run_and_exports(
     deliver(
         feed_root,
         "ISHIKAI_202603.csv",
-        clinic_csv([rec(*A, "06", "11", "1", "R080313"), rec("", *A[1:], "02", "11", "1", "R080313")]),
+        clinic_csv(
+            [rec(*A, "06", "11", "1", "R080313"), rec("", A[1], "H200105", "1", "02", "11", "1", "R080313")]
+        ),
         feed="clinic",
     )
     assert cli.main(["--database-url", db_url, "run", "clinic", "--source", residents]) == 0

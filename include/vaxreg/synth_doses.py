@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from vaxreg.identity import to_wareki
 
@@ -139,6 +140,7 @@ def _dirty(
     month: dt.date,
     place: str,
     n: int,
+    ambiguous: list[list[str]],
 ) -> tuple[list[list[str]], list[str], set[int]]:
     """Clean rows plus ``n`` faults of each kind; returns rows, outcome per row, broken row numbers."""
     rows = [list(r) for r in clean]
@@ -170,14 +172,18 @@ def _dirty(
         kind = kinds[j % len(kinds)]
         r = list(clean[s])
         if kind == "wrong_atena":
+            # Another person's 宛名番号 and a birth date off by years: no one can be sure (review).
             other = persons[(persons["birth_date"] != to_iso(r[2]))].iloc[
                 int(rng.integers(0, len(persons) - 1))
             ]
             r[0] = other.atena_no
+            r[2] = to_wareki(dt.date.fromisoformat(to_iso(r[2])) - dt.timedelta(days=4021))
             outcome.append("review")
         elif kind == "blank_atena":
+            # The matcher finds the person when no one else shares the name, birth date and sex;
+            # then the row is the clean row's dose again.
             r[0] = ""
-            outcome.append("review")
+            outcome.append("review" if r[1:4] in ambiguous else "duplicate")
         elif kind == "bad_date":
             r[7] = BAD_DATES[j % 3]
             outcome.append("quarantined")
@@ -194,6 +200,25 @@ def _dirty(
     return rows, outcome, broken
 
 
+def _ambiguous(persons: pd.DataFrame) -> list[list[str]]:
+    """[half-width kana, wareki birth, sex] shared by more than one person: a record carrying
+    only these cannot be put on one of them without a human (privacy.md §Matching)."""
+    from vaxreg.identity import normalise_names
+
+    key = pd.DataFrame(
+        {
+            "kana": normalise_names(pa.array(persons["name_kana"], pa.string())).to_pandas(),
+            "birth": persons["birth_date"],
+            "sex": persons["sex"],
+        }
+    )
+    shared = persons[key.duplicated(keep=False).to_numpy()]
+    return [
+        [_half(str(kana)), to_wareki(dt.date.fromisoformat(str(birth))), str(sex)]
+        for kana, birth, sex in zip(shared["name_kana"], shared["birth_date"], shared["sex"], strict=True)
+    ]
+
+
 def to_iso(wareki: str) -> str:
     from vaxreg.identity import parse_wareki
 
@@ -205,6 +230,7 @@ def synthesize_vaccinations(out_dir: Path, seed: int, start: dt.date, months: in
     from ``truth/persons.csv``; truth per file in ``truth/vaccinations.json``."""
     out_dir = Path(out_dir)
     persons = pd.read_csv(out_dir / "truth" / "persons.csv", dtype=str, keep_default_na=False)
+    ambiguous = _ambiguous(persons)  # over the whole registry: everyone is a candidate
     persons = persons[persons["status"] == "resident"].reset_index(drop=True)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
     clinic_dir, ward_dir = out_dir / "outbox" / "clinic", out_dir / "outbox" / "otherward"
@@ -221,11 +247,12 @@ def synthesize_vaccinations(out_dir: Path, seed: int, start: dt.date, months: in
         m = (m - dt.timedelta(days=1)).replace(day=1)
     for month in month_starts:
         recs = records(persons, rng, month, 0.01, used)
-        rows, outcome, broken = _dirty(_rows(recs, rng, HOME), persons, rng, month, HOME, n_dirt)
+        rows, outcome, broken = _dirty(_rows(recs, rng, HOME), persons, rng, month, HOME, n_dirt, ambiguous)
         name = f"ISHIKAI_{month:%Y%m}.csv"
         _write(clinic_dir / name, HEADER, rows, broken)
         files.append(_truth(name, outcome))
-    # Other ward: 宛名番号 usually blank (review); a few with it (attached); one wrong ward code.
+    # Other ward: 宛名番号 usually blank (found by the matcher unless another person shares the
+    # name, birth date and sex: then review); a few with it; one wrong ward code.
     month = month_starts[-1]
     recs = records(persons, rng, month, 0.002, used)
     rows = _rows(recs, rng, OTHER_WARD)
@@ -233,7 +260,7 @@ def synthesize_vaccinations(out_dir: Path, seed: int, start: dt.date, months: in
     for i, r in enumerate(rows):
         if i % 4 != 3:
             r[0] = ""
-            outcome.append("review")
+            outcome.append("review" if r[1:4] in ambiguous else "accepted")
         else:
             outcome.append("accepted")
     if rows:

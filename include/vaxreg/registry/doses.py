@@ -2,10 +2,11 @@
 
 Per record, in one transaction per file (the caller's):
 
-1. **Reconcile** (privacy.md §Matching): a record is attached to the person of its
-   宛名番号 only when the normalised kana name, birth date and sex agree. A record
-   without a usable 宛名番号, or whose demographics disagree, goes to **review** with
-   the candidates found by (normalised kana, birth date, sex); never to a guess.
+1. **Reconcile** (privacy.md §Matching, :mod:`vaxreg.matching`): a reviewer's decision
+   on an earlier review item; else the person of the record's 宛名番号 when kana name,
+   birth date and sex agree; else the one person the probabilistic pass finds clearly
+   best. Anything else goes to **review** with its candidates and their scores; never
+   to a guess. How each record was placed is kept in ``decided_by`` and the audit log.
 2. **Person state**: a dose after the person's death or removal is quarantined.
 3. **Dose identity**: a dose is unique per person, vaccine, phase, dose number and
    date. The same dose again with the same attributes is a duplicate; with other
@@ -29,9 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from vaxreg import fees, identity, schedule
+from vaxreg import fees, matching, schedule
 from vaxreg.feeds import scrub
-from vaxreg.registry import ledger, welfare
+from vaxreg.registry import ledger, resident, welfare
 from vaxreg.registry.db import bulk_insert, read_table
 from vaxreg.registry.schema_doses import DOSE_ATTRIBUTES, DOSE_KEY
 
@@ -71,47 +72,74 @@ def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:
         conn.exec_driver_sql(f"ANALYZE {name}")  # row count and width for the join plan
 
 
+def _named(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    """The registry's matching fields of the persons named by 宛名番号."""
+    cols = list(matching.REGISTRY_COLUMNS)
+    if len(atena) == 0:
+        return pd.DataFrame(columns=cols)
+    _temp_keys(conn, "tmp_named", atena)
+    found = read_table(
+        conn,
+        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.address "
+        "FROM persons p JOIN tmp_named t ON t.atena_no = p.atena_no",
+        cols,
+    )
+    conn.exec_driver_sql("DROP TABLE tmp_named")
+    return found.to_pandas()
+
+
 def _persons(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
-    """The persons named; leaves their keys in ``tmp_dose_atena`` for :func:`_existing_doses`."""
-    cols = ["atena_no", "p_kana", "p_birth", "p_sex", "p_status", "p_removed"]
+    """State of the persons records were attached to; leaves their keys in ``tmp_dose_atena``
+    for :func:`_existing_doses`."""
+    cols = ["atena_no", "p_status", "p_removed"]
     if len(atena) == 0:
         return pd.DataFrame(columns=cols)
     _temp_keys(conn, "tmp_dose_atena", atena)
     found = read_table(
         conn,
-        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.status, "
-        "CAST(p.removed_date AS TEXT) FROM persons p JOIN tmp_dose_atena t ON t.atena_no = p.atena_no",
+        "SELECT p.atena_no, p.status, CAST(p.removed_date AS TEXT) "
+        "FROM persons p JOIN tmp_dose_atena t ON t.atena_no = p.atena_no",
         cols,
     )
     return found.to_pandas()
 
 
-def _candidates(conn: Connection, rows: pd.DataFrame) -> pd.Series:
-    """For review rows: ';'-joined atena_no of persons with the same normalised kana, birth and sex."""
-    out = pd.Series([""] * len(rows), index=rows.index, dtype=object)
-    births = rows["birth_iso"].dropna().unique()
-    if len(births) == 0:
-        return out
-    conn.exec_driver_sql("CREATE TEMP TABLE tmp_births (birth_date VARCHAR(10) PRIMARY KEY)")
-    bulk_insert(conn, "tmp_births", pa.table({"birth_date": pa.array(births, pa.string())}))
-    found = read_table(
-        conn,
-        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex FROM persons p "
-        "JOIN tmp_births b ON CAST(p.birth_date AS TEXT) = b.birth_date",
-        ["cand", "kana", "birth_iso", "sex"],
-    ).to_pandas()
-    conn.exec_driver_sql("DROP TABLE tmp_births")
-    if found.empty:
-        return out
-    found["kana_norm"] = identity.normalise_names(pa.array(found["kana"], pa.string())).to_pandas()
-    m = (
-        rows[["kana_norm", "birth_iso", "sex"]]
-        .reset_index()
-        .merge(found[["cand", "kana_norm", "birth_iso", "sex"]], on=["kana_norm", "birth_iso", "sex"])
+def _reconcile(
+    conn: Connection, df: pd.DataFrame, live: np.ndarray, decided: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """privacy.md §Matching for the live rows: (person or None, how it was decided, matcher result).
+
+    A person's decision on a review item (``decided``) comes first; then the deterministic
+    pass against the persons the rows name, and only if rows are left, the probabilistic
+    pass against the whole registry (:func:`vaxreg.matching.link`)."""
+    n = len(df)
+    person = np.full(n, None, dtype=object)
+    how = np.full(n, "", dtype=object)
+    records = pd.DataFrame(
+        {
+            "atena_no": df["atena_no"].where(df["atena_no"].str.fullmatch(r"[0-9]{10}").fillna(False), None),
+            "name_kana": df["name_kana"],
+            "birth_date": df["birth_iso"],
+            "sex": df["sex"],
+            "address": df["address"],
+        }
     )
-    joined = m.sort_values("cand").groupby("index")["cand"].agg(";".join)
-    out.loc[joined.index] = joined
-    return out
+    by_person = live & pd.notna(decided)
+    person[by_person] = decided[by_person]
+    how[by_person] = "review decision"
+    todo = live & ~by_person
+    named = _named(conn, records.loc[todo, "atena_no"].dropna().to_numpy())
+    result = matching.link(records[todo], named, probabilistic=False)
+    if (result["decision"] == "review").any():
+        rest = result.index[result["decision"] == "review"]
+        result.loc[rest] = matching.link(records.loc[rest], resident.matching_view(conn))
+    idx = result.index.to_numpy()
+    accepted = (result["decision"] != "review").to_numpy()
+    person[idx[accepted]] = result["atena_no"].to_numpy()[accepted]
+    how[idx] = result["decision"].to_numpy()
+    prob = (result["decision"] == "probabilistic").to_numpy()
+    how[idx[prob]] = [f"match weight {w:.1f}" for w in result["weight"].to_numpy()[prob]]
+    return person, how, result
 
 
 def _existing_doses(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
@@ -178,12 +206,17 @@ def apply_file(
     rejected: list[tuple[int, str, str]],
     actor: ledger.Actor,
     rules: schedule.Rules | None = None,
+    decided_atena: pa.Array | None = None,
 ) -> Outcome:
-    """Apply one validated clinic/other-ward file inside the caller's transaction."""
+    """Apply one validated clinic/other-ward file inside the caller's transaction.
+
+    ``decided_atena``: per staged row, the person a reviewer chose for it (privacy.md
+    §Matching: review decisions are applied on the feed's next run), or null to match."""
     df = staged.to_pandas()
     for c in RECEIVED:
         if c not in df.columns:
             df[c] = None
+    received = df[list(RECEIVED)].copy()  # as received: what review items and quarantine keep
     out = Outcome(rows_read=len(df) + len(rejected))
     n = len(df)
     dup = df["is_duplicate"].to_numpy(dtype=bool)
@@ -195,34 +228,41 @@ def apply_file(
 
     df["birth_iso"] = _iso(df["birth_date__date"])
     df["dose_iso"] = _iso(df["dose_date__date"])
-    df["kana_norm"] = identity.normalise_names(pa.array(df["name_kana"], pa.string())).to_pandas()
 
-    # 1. Reconcile.
+    # 1. Reconcile: a person's review decision, else the matcher; what it cannot place goes to review.
+    decided = np.full(n, None, dtype=object)
+    if decided_atena is not None:
+        decided = np.asarray(decided_atena.to_numpy(zero_copy_only=False), dtype=object)
+    person, how, match = _reconcile(conn, df, live, decided)
     given = df["atena_no"].notna().to_numpy()
     has_atena = df["atena_no"].fillna("").str.fullmatch(r"[0-9]{10}").to_numpy(dtype=bool)
-    persons = _persons(conn, df.loc[live & has_atena, "atena_no"].to_numpy())
-    persons["p_kana_norm"] = identity.normalise_names(pa.array(persons["p_kana"], pa.string())).to_pandas()
-    m = df[["atena_no"]].merge(persons, on="atena_no", how="left")
-    known = m["p_status"].notna().to_numpy()
-    kana_ok = (m["p_kana_norm"] == df["kana_norm"]).fillna(False).to_numpy(dtype=bool)
-    birth_ok = (m["p_birth"] == df["birth_iso"]).fillna(False).to_numpy(dtype=bool)
-    sex_ok = (m["p_sex"] == df["sex"]).fillna(False).to_numpy(dtype=bool)
+    placed = pd.notna(person)
+    to_review = live & ~placed
     codes_r = np.full(n, "", dtype=object)
     for mask, code in (
         (~given, "atena_no_missing"),
         (given & ~has_atena, "atena_no_format"),
-        (has_atena & ~known, "atena_no_unknown"),
-        (known & ~kana_ok, "kana_mismatch"),
-        (known & ~birth_ok, "birth_date_mismatch"),
-        (known & ~sex_ok, "sex_mismatch"),
+        (has_atena, "atena_no_disagrees"),
     ):
-        _append_code(codes_r, live & mask, code)
-    to_review = live & (codes_r != "")
+        _append_code(codes_r, to_review & mask, code)
     review_reason[to_review] = codes_r[to_review]
+    review_rows = np.flatnonzero(to_review)
+    if len(review_rows):
+        why = match.loc[review_rows, "reasons"].to_numpy(dtype=object)
+        review_reason[review_rows] = review_reason[review_rows] + ";" + why
     live &= ~to_review
     matched = live.copy()
+    # From here on a row's atena_no is its person's (the received value stays in the file and raw rows).
+    df["atena_no"] = np.where(matched, person, df["atena_no"].to_numpy(dtype=object))
+    df["how"] = how
 
     # 2. Person state on the dose date.
+    states = _persons(conn, df.loc[matched, "atena_no"].to_numpy())
+    m = df[["atena_no"]].merge(states, on="atena_no", how="left")
+    gone_person = matched & m["p_status"].isna().to_numpy()  # a review decision naming a purged person
+    quarantine_reason[gone_person] = "decided_person_unknown"
+    live &= ~gone_person
+    matched &= ~gone_person
     removed = pd.to_datetime(m["p_removed"]).to_numpy(dtype="datetime64[D]")
     dose_day = df["dose_date__date"].to_numpy(dtype="datetime64[D]")
     after = ~np.isnat(removed) & (dose_day > removed)
@@ -311,6 +351,8 @@ def apply_file(
             + d["phase"]
             + "/"
             + d["dose_no"].astype(str)
+            + " match="
+            + d["how"]
         ).to_numpy()
         for action, mask in (("insert", ~is_corr), ("update", is_corr)):
             if mask.any():
@@ -353,7 +395,7 @@ def apply_file(
                     "source": pa.repeat(pa.scalar(feed, pa.string()), len(p)),
                     "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), len(p)),
                     "row_no": pa.array(p["row_no"], pa.int64()),
-                    "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), len(p)),
+                    "decided_by": pa.array(decided_by + " (" + p["how"] + ")", pa.string()),
                     "recorded_at": pa.repeat(pa.scalar(now, pa.string()), len(p)),
                 }
             ),
@@ -365,24 +407,20 @@ def apply_file(
             table_name="preliminary_exams",
             atena_no=p["atena_no"].to_numpy(),
             fields_changed=np.full(len(p), "*", dtype=object),
-            detail=(file_name + "#row=" + p["row_no"].astype(str) + " preliminary").to_numpy(),
+            detail=(
+                file_name + "#row=" + p["row_no"].astype(str) + " preliminary match=" + p["how"]
+            ).to_numpy(),
         )
 
     # 5. Fees for what was stored (corrections earn nothing: the dose was priced when first stored).
     out.fee_total = _write_fees(conn, fresh, p, feed, manifest_id, file_name, file_date, now)
 
     # Review items and quarantine.
-    rv = df[to_review].copy()
+    rv = received[to_review]
     if len(rv):
-        rv["candidates"] = _candidates(conn, rv)
-        # The given atena_no is a candidate too when it names a person (demographics disagree).
-        given = rv["atena_no"].where(known[to_review], None)
-        rv["candidates"] = [
-            ";".join(sorted({*filter(None, str(c).split(";")), *([g] if isinstance(g, str) else [])}))
-            for c, g in zip(rv["candidates"], given, strict=True)
-        ]
-        raws = [_raw(r) for r in rv[list(RECEIVED)].to_dict("records")]
         k = len(rv)
+        rows = np.flatnonzero(to_review)
+        scores = match.loc[rows, "scores"].to_numpy(dtype=object)
         bulk_insert(
             conn,
             "review_items",
@@ -391,19 +429,19 @@ def apply_file(
                     "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
                     "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
                     "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                    "row_no": pa.array(rv["row_no"], pa.int64()),
+                    "row_no": pa.array(df.loc[to_review, "row_no"], pa.int64()),
                     "reasons": pa.array(review_reason[to_review], pa.string()),
-                    "candidates": pa.array(rv["candidates"], pa.string()),
-                    "raw_row": pa.array(raws, pa.string()),
+                    "candidates": pa.array(match.loc[rows, "candidates"], pa.string()),
+                    "scores": pa.array(scores, pa.string()),
+                    "raw_row": pa.array([_raw(r) for r in rv.to_dict("records")], pa.string()),
                     "status": pa.repeat(pa.scalar("open", pa.string()), k),
                     "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
                 }
             ),
         )
     q = quarantine_reason != ""
-    qdf = df[q]
-    raws = [_raw(r) for r in qdf[list(RECEIVED)].to_dict("records")] + [r[2] for r in rejected]
-    row_nos = [int(x) for x in qdf["row_no"]] + [r[0] for r in rejected]
+    raws = [_raw(r) for r in received[q].to_dict("records")] + [r[2] for r in rejected]
+    row_nos = [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected]
     reasons = list(quarantine_reason[q]) + [r[1] for r in rejected]
     ledger.write_quarantine(
         conn,
@@ -456,7 +494,7 @@ def _dose_table(
             "off_schedule": pa.array(d["off_schedule"].replace("", None), pa.string()),
             "flags": pa.array(d["flags"].replace("", None), pa.string()),
             "version": version,
-            "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), k),
+            "decided_by": pa.array(decided_by + " (" + d["how"] + ")", pa.string()),
             "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
         }
     )

@@ -19,8 +19,9 @@ import pyarrow as pa
 from sqlalchemy import Connection, text
 
 from vaxreg.feeds import RESIDENT, raw_row_json
+from vaxreg.matching import REGISTRY_COLUMNS
 from vaxreg.registry import ledger
-from vaxreg.registry.db import bulk_insert, is_postgres
+from vaxreg.registry.db import bulk_insert, is_postgres, read_table
 from vaxreg.registry.schema import PERSON_ATTRIBUTES, VERSION_COLUMNS
 
 EVENT_CODES = ("10", "11", "12", "13", "20", "21", "22", "23", "30", "31", "32", "33", "40")
@@ -370,3 +371,15 @@ def _upsert(conn: Connection, table: str, data: pa.Table, *, key: str, all_new: 
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
     conn.exec_driver_sql(f"DROP TABLE {tmp}")
+
+
+def matching_view(conn: Connection) -> pd.DataFrame:
+    """Every person's matching fields (:data:`vaxreg.matching.REGISTRY_COLUMNS`), one COPY.
+
+    Removed, moved-out and deceased persons stay candidates: a record may be of a dose
+    given before they left, and the apply step judges that from the person's state."""
+    return read_table(
+        conn,
+        "SELECT atena_no, name_kana, CAST(birth_date AS TEXT), sex, address FROM persons",
+        list(REGISTRY_COLUMNS),
+    ).to_pandas()

@@ -1,0 +1,464 @@
+"""Identity matcher (名寄せ): put a received record on the right person, or ask a human.
+
+privacy.md §Matching, in two passes over whole columns (no query or loop per record):
+
+1. **Deterministic**: a record whose 宛名番号 names a registry person is attached to
+   that person when birth date and sex agree and the normalised kana name is the same,
+   the same after folding (voiced marks, small kana, ー) or one edit away.
+2. **Probabilistic** (Fellegi–Sunter), for every other record: candidate pairs come
+   from blocking (birth year + the digits of month and day in any order, so swapped
+   digits still meet; the folded kana name; the first three folded kana + birth year +
+   sex; the record's own 宛名番号), each pair is compared field by field into levels
+   (``data/matching.toml``), and the match weight is the sum of ``log2(m/u)``. The u
+   probabilities are measured on the registry at match time from random pairs of
+   persons; an exact name's u is the name's own frequency (term-frequency adjustment).
+   A record is attached when its best candidate reaches the threshold with the margin
+   over the runner-up; otherwise it goes to review with its candidates and scores.
+
+Blocks are bounded by how many persons share a birth date or a name, so cost grows
+with the number of records, not with records × persons. **My Number is never a matching
+field** (P2): :func:`link` refuses any column that could carry it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.process import cpdist
+
+from vaxreg import identity
+
+PARAMS_FILE = Path(__file__).parent / "data" / "matching.toml"
+RECORD_COLUMNS = ("atena_no", "name_kana", "birth_date", "sex", "address")
+REGISTRY_COLUMNS = ("atena_no", "name_kana", "birth_date", "sex", "address")
+# Names of columns that carry My Number anywhere in the project (P2: never a matching field).
+FORBIDDEN_COLUMNS = frozenset({"my_number", "kojin_no", "個人番号"})
+FIELDS = ("kana", "birth", "sex", "address", "atena")
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """The reviewed parameters of ``data/matching.toml``."""
+
+    threshold: float
+    margin: float
+    review_candidates: int
+    u_sample_pairs: int
+    u_seed: int
+    u_floor: float
+    u_prior_pairs: int
+    m: dict[str, dict[str, float]]
+    u: dict[str, dict[str, float]]
+    address_similar: float
+
+    def levels(self, field: str) -> list[str]:
+        return list(self.m[field])
+
+
+def load_params(path: Path | None = None) -> Params:
+    raw = tomllib.loads((path or PARAMS_FILE).read_text(encoding="utf-8"))
+    m = {field: {k: float(v) for k, v in levels.items()} for field, levels in raw["m"].items()}
+    u = {field: {k: float(v) for k, v in levels.items()} for field, levels in raw["u"].items()}
+    for name, table in (("m", m), ("u", u)):
+        if set(table) != set(FIELDS):
+            raise ValueError(f"matching.toml: [{name}] must have the fields {FIELDS}")
+        for field, levels in table.items():
+            if abs(sum(levels.values()) - 1.0) > 1e-6:
+                raise ValueError(f"matching.toml: {name}.{field} must sum to 1, not {sum(levels.values())}")
+            if list(levels) != list(m[field]):
+                raise ValueError(f"matching.toml: {name}.{field} must list the levels of m.{field}")
+    return Params(
+        threshold=float(raw["threshold"]),
+        margin=float(raw["margin"]),
+        review_candidates=int(raw["review_candidates"]),
+        u_sample_pairs=int(raw["u_sample_pairs"]),
+        u_seed=int(raw["u_seed"]),
+        u_floor=float(raw["u_floor"]),
+        u_prior_pairs=int(raw["u_prior_pairs"]),
+        m=m,
+        u=u,
+        address_similar=float(raw["similarity"]["address_similar"]),
+    )
+
+
+# --------------------------------------------------------------------------- prepared rows
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype(object).where(values.notna(), None), pa.string())
+
+
+def _encode(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 code per row, -1 for null or '', the distinct values as an object array)."""
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int32)
+    uniques = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    empty = np.flatnonzero(uniques == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes, uniques
+
+
+def _recode(codes: np.ndarray, derived: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a value derived from each distinct value (``derived[code]``), as new codes."""
+    new, uniques = pd.factorize(derived)
+    mapped = np.where(codes >= 0, np.asarray(new, dtype=np.int32)[np.maximum(codes, 0)], -1)
+    empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+    if len(empty):
+        mapped[mapped == empty[0]] = -1
+    return mapped.astype(np.int32), np.asarray(uniques, dtype=object)
+
+
+class _Rows:
+    """Records and registry persons as one table of integer codes: rows ``[0, n_records)`` are
+    the records, the rest the persons. Names are normalised once per distinct value; addresses
+    only for the rows that end up compared (most persons are never anyone's candidate)."""
+
+    def __init__(self, records: pd.DataFrame, registry: pd.DataFrame) -> None:
+        both = pd.concat([records[list(RECORD_COLUMNS)], registry[list(REGISTRY_COLUMNS)]], ignore_index=True)
+        self.n_records = len(records)
+        self.atena = both["atena_no"].astype(object).where(both["atena_no"].notna(), None).to_numpy()
+        self.atena_code, _ = _encode(_strings(both["atena_no"]))
+        raw_kana, raw_values = _encode(_strings(both["name_kana"]))
+        normalised = identity.normalise_names(pa.array(raw_values, pa.string()))
+        self.kana, self.kana_values = _recode(raw_kana, np.asarray(normalised.to_numpy(zero_copy_only=False)))
+        folded = identity.fold_kana(pa.array(self.kana_values, pa.string())).to_numpy(zero_copy_only=False)
+        self.fold, fold_values = _recode(self.kana, np.asarray(folded, dtype=object))
+        prefix = np.array([v[:3] for v in fold_values], dtype=object)
+        self.prefix, _ = _recode(self.fold, prefix)
+        digits = both["birth_date"].astype(object).where(both["birth_date"].notna(), "")
+        birth = pd.to_numeric(digits.str.replace("-", "", regex=False), errors="coerce")
+        self.birth = birth.fillna(0).astype("int64").to_numpy()
+        self.sex, _ = _encode(_strings(both["sex"]))
+        self.address_raw, self.address_raw_values = _encode(_strings(both["address"]))
+        self._address_norm = np.full(len(self.address_raw_values), -2, dtype=np.int32)  # -2: not yet
+        self._address_values: list[str] = []
+        self._address_index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.birth)
+
+    def address(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(normalised address code per row, -1 missing; the normalised values so far)."""
+        raw = self.address_raw[rows]
+        todo = np.unique(raw[raw >= 0])
+        todo = todo[self._address_norm[todo] == -2]
+        if len(todo):
+            normal = identity.normalise_addresses(pa.array(self.address_raw_values[todo], pa.string()))
+            for code, value in zip(todo, normal.to_pylist(), strict=True):
+                if not value:
+                    self._address_norm[code] = -1
+                    continue
+                self._address_norm[code] = self._address_index.setdefault(value, len(self._address_values))
+                if self._address_norm[code] == len(self._address_values):
+                    self._address_values.append(value)
+        codes = np.where(raw >= 0, self._address_norm[np.maximum(raw, 0)], -1)
+        return codes, np.asarray(self._address_values, dtype=object)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def _osa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(cpdist(a, b, scorer=OSA.distance, workers=-1), dtype=np.int64)
+
+
+def _kana_levels(rows: _Rows, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """0 exact, 1 folded, 2 typo, 3 near, 4 other (the order of ``m.kana``)."""
+    ka, kb = rows.kana[a], rows.kana[b]
+    level = np.full(len(a), 4, dtype=np.int8)
+    present = (ka >= 0) & (kb >= 0)
+    exact = present & (ka == kb)
+    folded = present & ~exact & (rows.fold[a] == rows.fold[b])
+    rest = np.flatnonzero(present & ~exact & ~folded)
+    d = _osa(rows.kana_values[ka[rest]], rows.kana_values[kb[rest]])
+    level[rest[d <= 2]] = 3
+    level[rest[d <= 1]] = 2
+    level[folded] = 1
+    level[exact] = 0
+    return level
+
+
+_POW = 10 ** np.arange(7, -1, -1, dtype=np.int64)
+
+
+def _birth_levels(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """0 exact, 1 typo (one digit off, two adjacent digits or day and month swapped), 2 same
+    year, 3 other."""
+    level = np.full(len(r), 3, dtype=np.int8)
+    same_year = r // 10000 == c // 10000
+    level[same_year] = 2
+    rd, cd = (r[:, None] // _POW) % 10, (c[:, None] // _POW) % 10  # the eight digits
+    differ = rd != cd
+    n_diff = differ.sum(axis=1)
+    adjacent = np.zeros(len(r), dtype=bool)
+    for k in range(7):
+        adjacent |= differ[:, k] & differ[:, k + 1] & (rd[:, k] == cd[:, k + 1]) & (rd[:, k + 1] == cd[:, k])
+    swapped = same_year & (r // 100 % 100 == c % 100) & (r % 100 == c // 100 % 100)
+    level[(n_diff == 1) | ((n_diff == 2) & adjacent) | swapped] = 1
+    level[r == c] = 0
+    level[(r == 0) | (c == 0)] = 3
+    return level
+
+
+def _address_levels(rows: _Rows, a: np.ndarray, b: np.ndarray, similar: float) -> np.ndarray:
+    """0 exact, 1 similar, 2 other, -1 missing on either side (no evidence)."""
+    level = np.full(len(a), -1, dtype=np.int8)
+    ca, _ = rows.address(a)
+    cb, values = rows.address(b)
+    both = (ca >= 0) & (cb >= 0)
+    level[both] = 2
+    same = both & (ca == cb)
+    rest = np.flatnonzero(both & ~same)
+    if len(rest):
+        sim = np.asarray(
+            cpdist(values[ca[rest]], values[cb[rest]], scorer=JaroWinkler.similarity, workers=-1)
+        )
+        level[rest[sim >= similar]] = 1
+    level[same] = 0
+    return level
+
+
+def _compare(
+    rows: _Rows, a: np.ndarray, b: np.ndarray, params: Params, address: slice = slice(None)
+) -> dict[str, np.ndarray]:
+    """Field levels of the pairs (a[i], b[i]) of row positions (addresses of the pairs in
+    ``address`` only; the others get -1, no evidence)."""
+    atena = np.where(rows.atena_code[a] == rows.atena_code[b], 0, 1).astype(np.int8)
+    atena[rows.atena_code[a] < 0] = -1
+    addr = np.full(len(a), -1, dtype=np.int8)
+    addr[address] = _address_levels(rows, a[address], b[address], params.address_similar)
+    return {
+        "kana": _kana_levels(rows, a, b),
+        "birth": _birth_levels(rows.birth[a], rows.birth[b]),
+        "sex": np.where(rows.sex[a] == rows.sex[b], 0, 1).astype(np.int8),
+        "address": addr,
+        "atena": atena,
+    }
+
+
+# --------------------------------------------------------------------------- u from the registry
+
+
+@dataclasses.dataclass
+class Model:
+    """Weights per field level (bits) and the registry's name frequencies for the TF adjustment."""
+
+    params: Params
+    weights: dict[str, np.ndarray]
+    name_u: np.ndarray  # per kana code: share of registry persons with that name (smoothed)
+
+
+def fit(rows: _Rows, params: Params) -> Model:
+    """u of every level measured on random pairs of registry persons (seeded, so repeatable),
+    smoothed towards the reviewed defaults by ``u_prior_pairs`` (a small registry has few
+    distinct pairs to measure). Addresses are compared on a tenth of the pairs: normalising
+    an address costs more than comparing it."""
+    start, n = rows.n_records, len(rows) - rows.n_records
+    k = min(params.u_sample_pairs, n * (n - 1) // 2)
+    rng = np.random.default_rng(params.u_seed)
+    i = start + rng.integers(0, max(n, 1), k)
+    j = start + (i - start + rng.integers(1, max(n, 2), k)) % max(n, 1)  # never the same person
+    levels = _compare(rows, i, j, params, address=slice(0, k // 10))
+    weights: dict[str, np.ndarray] = {}
+    prior = params.u_prior_pairs
+    for field in FIELDS:
+        m = np.array(list(params.m[field].values()))
+        default = np.array(list(params.u[field].values()))
+        lv = levels[field]
+        if field == "atena":  # two persons never share a 宛名番号: only a typo makes one agree
+            u = default
+        else:
+            counts = np.bincount(lv[lv >= 0].astype(np.int64), minlength=len(m))[: len(m)]
+            u = (counts + prior * default) / (counts.sum() + prior)
+        weights[field] = np.log2(m / np.maximum(u, params.u_floor))
+    names = np.bincount(rows.kana[start:][rows.kana[start:] >= 0], minlength=len(rows.kana_values))
+    name_u = (names + prior * params.u["kana"]["exact"]) / (n + prior)
+    return Model(params, weights, name_u)
+
+
+def _weights(model: Model, levels: dict[str, np.ndarray], cand_kana: np.ndarray) -> np.ndarray:
+    total = np.zeros(len(cand_kana))
+    for field in FIELDS:
+        lv = levels[field]
+        total += np.where(lv >= 0, model.weights[field][np.maximum(lv, 0)], 0.0)
+    # Term frequency: an exact name is as strong as the name is rare in the registry.
+    exact = levels["kana"] == 0
+    u = np.maximum(model.name_u[cand_kana[exact]], model.params.u_floor)
+    total[exact] += np.log2(model.params.m["kana"]["exact"] / u) - model.weights["kana"][0]
+    return total
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def _join(key: np.ndarray, rows: _Rows, ok: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Pairs (record, person) with equal keys, as ``record * 2**32 + person`` (row positions)."""
+    nr = rows.n_records
+    rec = np.flatnonzero(ok[:nr] & active)
+    per = nr + np.flatnonzero(ok[nr:])
+    pairs = pd.DataFrame({"k": key[rec], "r": rec}).merge(pd.DataFrame({"k": key[per], "p": per}), on="k")
+    return pairs["r"].to_numpy(np.int64) * (1 << 32) + pairs["p"].to_numpy(np.int64)
+
+
+def _birth_key(birth: np.ndarray) -> np.ndarray:
+    """Birth year and the multiset of the four month/day digits: swapped digits meet."""
+    md = birth % 10000
+    d = np.sort(np.stack([md // 1000, md // 100 % 10, md // 10 % 10, md % 10], axis=1), axis=1)
+    return birth // 10000 * 10000 + d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+
+
+def candidate_pairs(rows: _Rows, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(record row, person row) of every pair that shares a blocking key, once each, for the
+    ``active`` records (default all)."""
+    if active is None:
+        active = np.ones(rows.n_records, dtype=bool)
+    has_birth, has_kana = rows.birth > 0, rows.fold >= 0
+    prefix_year_sex = (rows.prefix.astype(np.int64) << 24) | ((rows.birth // 10000) << 4) | (rows.sex & 0xF)
+    found = np.concatenate(
+        [
+            _join(_birth_key(rows.birth), rows, has_birth, active),
+            _join(rows.fold, rows, has_kana, active),
+            _join(prefix_year_sex, rows, has_kana & has_birth & (rows.sex >= 0), active),
+            _join(rows.atena_code, rows, rows.atena_code >= 0, active),
+        ]
+    )
+    found.sort()
+    pairs = found[np.r_[True, found[1:] != found[:-1]]] if len(found) else found
+    return pairs >> 32, pairs & 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- the two passes
+
+
+def _check_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> None:
+    leaked = FORBIDDEN_COLUMNS & set(frame.columns)
+    if leaked:
+        raise ValueError(
+            f"My Number is never a matching field (privacy.md P2): drop {sorted(leaked)} from {what}"
+        )
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks {missing}")
+
+
+def deterministic(rows: _Rows, registry_atena: pd.Index) -> np.ndarray:
+    """Per record: the row of the person its 宛名番号 names when birth date, sex and kana agree
+    (the kana up to folding or one edit), else -1."""
+    nr = rows.n_records
+    pos = registry_atena.get_indexer(pd.Index(rows.atena[:nr]))
+    named = np.flatnonzero((pos >= 0) & (rows.atena_code[:nr] >= 0))
+    out = np.full(nr, -1, dtype=np.int64)
+    if len(named):
+        a, b = named, nr + pos[named]
+        ok = (rows.birth[a] == rows.birth[b]) & (rows.birth[a] > 0) & (rows.sex[a] == rows.sex[b])
+        ok &= _kana_levels(rows, a, b) <= 2
+        out[named[ok]] = b[ok]
+    return out
+
+
+def link(
+    records: pd.DataFrame,
+    registry: pd.DataFrame,
+    params: Params | None = None,
+    *,
+    probabilistic: bool = True,
+) -> pd.DataFrame:
+    """Put each record on a registry person or send it to review.
+
+    ``records``: atena_no (or None), name_kana as received, birth_date ISO (or None), sex,
+    address (or None). ``registry``: the same columns for every person. Returns, indexed
+    like ``records``: ``atena_no`` (the person, or None), ``decision``
+    (``deterministic`` | ``probabilistic`` | ``review``), ``weight`` and ``margin`` (bits;
+    NaN where not scored), ``reasons`` (review: ``no_candidate``, ``below_threshold``,
+    ``ambiguous``), ``candidates`` (';'-joined 宛名番号, best first) and ``scores`` (JSON
+    list of the candidates with weight and field levels; review rows only).
+    ``probabilistic=False`` runs the deterministic pass only (``registry`` may then be just
+    the persons the records name).
+    """
+    _check_columns(records, RECORD_COLUMNS, "records")
+    _check_columns(registry, REGISTRY_COLUMNS, "registry")
+    params = params or load_params()
+    n = len(records)
+    out = pd.DataFrame(
+        {
+            "atena_no": pd.Series([None] * n, dtype=object),
+            "decision": "review",
+            "weight": np.nan,
+            "margin": np.nan,
+            "reasons": "",
+            "candidates": "",
+            "scores": pd.Series([None] * n, dtype=object),
+        },
+    )
+    if n == 0:
+        return out.set_index(records.index)
+    rows = _Rows(records, registry)
+    atena = rows.atena  # records' then persons'
+
+    det = deterministic(rows, pd.Index(atena[n:]))
+    hit = det >= 0
+    out.loc[hit, "atena_no"] = atena[det[hit]]
+    out.loc[hit, "decision"] = "deterministic"
+    if probabilistic and not hit.all() and len(registry):
+        _probabilistic(out, rows, ~hit, fit(rows, params))
+    out.loc[(out["decision"] == "review") & (out["reasons"] == ""), "reasons"] = "no_candidate"
+    return out.set_index(records.index)
+
+
+def _probabilistic(out: pd.DataFrame, rows: _Rows, active: np.ndarray, model: Model) -> None:
+    """Score the candidate pairs of the ``active`` records; accept or send to review."""
+    params = model.params
+    ri, pi = candidate_pairs(rows, active)
+    if len(ri) == 0:
+        return
+    levels = _compare(rows, ri, pi, params)
+    weight = _weights(model, levels, rows.kana[pi])
+    # Best first within each record; rank 0 is the best candidate, rank 1 the runner-up.
+    order = np.lexsort((pi, -weight, ri))
+    ri, pi, weight = ri[order], pi[order], weight[order]
+    levels = {f: v[order] for f, v in levels.items()}
+    start = np.flatnonzero(np.r_[True, ri[1:] != ri[:-1]])
+    sizes = np.diff(np.r_[start, len(ri)])
+    rank = np.arange(len(ri)) - np.repeat(start, sizes)
+    best = start
+    second_w = np.full(len(best), -np.inf)
+    second_w[sizes > 1] = weight[best[sizes > 1] + 1]
+    margin = weight[best] - second_w
+    target = ri[best]
+    accept = (weight[best] >= params.threshold) & (margin >= params.margin)
+    out.loc[target, "weight"] = weight[best]
+    out.loc[target, "margin"] = np.where(np.isfinite(margin), margin, np.nan)
+    out.loc[target[accept], "atena_no"] = rows.atena[pi[best[accept]]]
+    out.loc[target[accept], "decision"] = "probabilistic"
+    review = ~accept
+    out.loc[target[review], "reasons"] = np.where(
+        weight[best[review]] < params.threshold, "below_threshold", "ambiguous"
+    )
+    # Review rows carry their best candidates and why they scored as they did.
+    keep = (rank < params.review_candidates) & np.repeat(review, sizes)
+    if keep.any():
+        names = {f: params.levels(f) for f in FIELDS}
+        k_ri, k_pi, k_w = ri[keep], pi[keep], weight[keep]
+        k_lv = {f: levels[f][keep] for f in FIELDS}
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for j in range(len(k_ri)):
+            entry: dict[str, Any] = {"atena_no": rows.atena[k_pi[j]], "weight": round(float(k_w[j]), 2)}
+            for f in FIELDS:
+                lv = int(k_lv[f][j])
+                entry[f] = names[f][lv] if lv >= 0 else None
+            grouped.setdefault(int(k_ri[j]), []).append(entry)
+        idx = np.fromiter(grouped, dtype=np.int64)
+        out.loc[idx, "candidates"] = [";".join(e["atena_no"] for e in grouped[i]) for i in idx]
+        out.loc[idx, "scores"] = [json.dumps(grouped[i], ensure_ascii=False) for i in idx]
