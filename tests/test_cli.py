@@ -86,3 +86,25 @@ def test_unreachable_source_is_one_line(db_url: str, tmp_path: Path) -> None:
     vaxreg("db", "upgrade", db_url=db_url)
     r = vaxreg("run", "resident", "--source", f"file://{tmp_path}/missing", db_url=db_url)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_review_commands_exit_codes(db_url: str) -> None:
+    """`vaxreg review` as a real process: usage errors exit 2; a problem found exits 1 with one line."""
+    assert vaxreg("review", "list", db_url=db_url).stdout.strip() == "no open review items"
+    assert vaxreg("review", "list", "--format", "csv", db_url=db_url).stdout.splitlines() == [
+        "item_id,feed,file,row_no,reasons,candidates,recorded_at,status"
+    ]
+    for args in (
+        ("review",),
+        ("review", "accept", "1"),
+        ("review", "show", "one"),
+        ("review", "list", "--status", "x"),
+    ):
+        assert vaxreg(*args, db_url=db_url).returncode == 2, args
+    for args, line in (
+        (("review", "accept", "7", "--atena-no", "0000000001"), "vaxreg: no review item 7"),
+        (("review", "reject", "7", "--by", "tanaka"), "vaxreg: no review item 7"),
+        (("review", "show", "7"), "vaxreg: no review item 7"),
+    ):
+        done = vaxreg(*args, db_url=db_url)
+        assert (done.returncode, done.stderr.strip().splitlines()) == (1, [line]), args

@@ -35,7 +35,7 @@ def test_plugin_links_the_runbook_in_the_navigation() -> None:
     from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
 
     views = _vaxreg_info()["external_views"]
-    assert len(views) == 1
+    assert len(views) == 2
     view = ExternalViewResponse(**views[0])  # what the UI's plugins endpoint serves
     assert view.href == RUNBOOK_URL
     assert view.destination == "nav"
@@ -65,3 +65,88 @@ def test_runbook_has_a_section_per_dag() -> None:
     for dag_file in (REPO / "dags").glob("*.py"):
         if not dag_file.name.startswith("_"):
             assert dag_file.stem in headings, f"docs/runbook.md lacks '## {dag_file.stem}'"
+
+
+# --- the review queue page (a FastAPI app mounted by the api-server) ---------------------------------
+
+
+def _plugin_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "vaxreg_plugin_under_test", REPO / "plugins" / "vaxreg_plugin.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plugin_mounts_the_review_page_under_browse() -> None:
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse, FastAPIAppResponse
+
+    info = _vaxreg_info()
+    [app] = info["fastapi_apps"]
+    assert FastAPIAppResponse(**app).url_prefix == "/vaxreg"
+    view = ExternalViewResponse(**info["external_views"][1])
+    assert (view.href, view.url_route, (view.category or "").lower()) == (
+        "vaxreg/review",
+        "vaxreg-review",
+        "browse",
+    )
+    assert not view.href.startswith("/")  # relative: works behind a proxy's base path
+
+
+def test_plugin_import_stays_light() -> None:
+    """Every Airflow component imports the plugin: no registry, pandas or Airflow's API security at import."""
+    path = str(REPO / "plugins" / "vaxreg_plugin.py")
+    code = (
+        "import sys, importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('p', {path!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+        "print(sorted(n for n in ('vaxreg.registry.db', 'vaxreg.registry.review', 'pandas', "
+        "'airflow.api_fastapi.core_api.security') if n in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_review_page_lists_open_items_without_names(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from vaxreg.registry import db
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    db.upgrade(url)
+    monkeypatch.setenv("VAXREG_DATABASE_URL", url)
+    with db.transaction(url) as conn:
+        for i, (status, cands) in enumerate(
+            (("open", "0000000001;0000000002"), ("rejected", "0000000003")), 1
+        ):
+            conn.exec_driver_sql(
+                "INSERT INTO review_items (feed, file_name, manifest_id, row_no, reasons, candidates, "
+                "raw_row, status, recorded_at) VALUES ('clinic', 'ISHIKAI_202603.csv', 1, ?, "
+                "'atena_no_missing;below_threshold', ?, ?, ?, '2026-04-05 03:00:00+00:00')",
+                (i, cands, json.dumps({"name_kana": "ﾔﾏﾀﾞ ﾊﾅｺ", "address": "港区芝1丁目"}), status),
+            )
+    plugin = _plugin_module()
+    client = TestClient(plugin.app)
+
+    assert client.get("/review").status_code == 401  # no Airflow token: nothing shown
+
+    plugin.app.dependency_overrides[plugin.current_user] = lambda: "reviewer1"
+    page = client.get("/review")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "1 open item(s)" in text and "0000000001 0000000002" in text and "ISHIKAI_202603.csv" in text
+    assert "atena_no_missing below_threshold" in text
+    assert "0000000003" not in text  # resolved items are not listed
+    assert "ﾔﾏﾀﾞ" not in text and "港区" not in text  # no names, no addresses
+    with db.transaction(url) as conn:
+        [(dag_id, task_id, detail)] = conn.exec_driver_sql(
+            "SELECT dag_id, task_id, detail FROM audit_log WHERE table_name = 'review_items'"
+        ).fetchall()
+    assert (dag_id, task_id, json.loads(detail)) == ("ui", "review list", {"by": "reviewer1", "rows": 1})
+    db.engine(url).dispose()

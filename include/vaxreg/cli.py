@@ -15,8 +15,12 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaxreg.transport import TransportError
+
+if TYPE_CHECKING:
+    from vaxreg.registry.ledger import Actor
 
 FEEDS = ("resident", "welfare", "clinic", "otherward", "vrs")
 IMPLEMENTED_FEEDS = ("resident", "clinic", "otherward", "welfare", "vrs")
@@ -143,6 +147,105 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review_actor(task: str) -> Actor:
+    from vaxreg.registry import ledger, review
+
+    return ledger.Actor(dag_id="cli", run_id=_actor_run_id(None), task_id=task, purpose=review.PURPOSE)
+
+
+def _operator(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.by or getpass.getuser()
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    from vaxreg.registry import db, ledger, review
+
+    status = None if args.status == "all" else args.status
+    with db.transaction(args.database_url) as conn:
+        items = review.list_items(conn, feed=args.feed, status=status)
+        actor = _review_actor("review list")
+        assert isinstance(actor, ledger.Actor)
+        ledger.audit_event(
+            conn,
+            actor,
+            "export",
+            "review_items",
+            {"rows": len(items), "feed": args.feed, "status": args.status},
+        )
+    items = items.rename(columns={"id": "item_id", "file_name": "file"})
+    items["recorded_at"] = [str(v)[:19] for v in items["recorded_at"]]
+    if args.format == "csv":
+        items.to_csv(sys.stdout, index=False, lineterminator="\n")
+    elif items.empty:
+        print(f"no {args.status} review items" + (f" of {args.feed}" if args.feed else ""))
+    else:
+        print(items.to_string(index=False))
+    return 0
+
+
+def cmd_review_show(args: argparse.Namespace) -> int:
+    from vaxreg.registry import db, ledger, review
+
+    with db.transaction(args.database_url) as conn:
+        item = review.show_item(conn, args.item)
+        actor = _review_actor("review show")
+        # The received row and the candidates' demographics are personal data shown: audited (P4).
+        ledger.write_audit(
+            conn,
+            actor,
+            action="export",
+            table_name="review_items",
+            atena_no=[c["atena_no"] for c in item["candidates"]] or [None],
+            fields_changed=[None] * max(len(item["candidates"]), 1),
+            detail=[json.dumps({"item": args.item, "by": _operator(args)})] * max(len(item["candidates"]), 1),
+        )
+    if args.json:
+        print(json.dumps(item, ensure_ascii=False, indent=1))
+        return 0
+    print(f"review item {item['id']}  feed {item['feed']}  file {item['file_name']}  row {item['row_no']}")
+    print(f"  status {item['status']}  reasons {item['reasons']}  recorded {str(item['recorded_at'])[:19]}")
+    if item["resolved_at"]:
+        print(
+            f"  resolved {str(item['resolved_at'])[:19]} by {item['resolved_by']}"
+            + (f" -> {item['resolved_atena_no']}" if item["resolved_atena_no"] else "")
+            + (f"  note: {item['resolution_note']}" if item["resolution_note"] else "")
+        )
+    if item["applied_at"]:
+        print(f"  applied {str(item['applied_at'])[:19]} (manifest {item['applied_manifest_id']})")
+    print("  received: " + json.dumps(item["received"], ensure_ascii=False))
+    if not item["candidates"]:
+        print("  candidates: none")
+    for c in item["candidates"]:
+        weight = "" if c["weight"] is None else f"  weight {c['weight']}"
+        where = "" if c["in_registry"] else "  (not in the registry)"
+        print(
+            f"  candidate {c['atena_no']}  {c['name_kana'] or ''}  {c['birth_date'] or ''}"
+            f"  sex {c['sex'] or ''}  {c['status'] or ''}  {c['address'] or ''}{weight}{where}"
+        )
+        if c["score"]:
+            print("    " + json.dumps(c["score"], ensure_ascii=False))
+    return 0
+
+
+def cmd_review_resolve(args: argparse.Namespace) -> int:
+    from vaxreg.registry import db, review
+
+    by = _operator(args)
+    actor = _review_actor(f"review {args.review_command}")
+    with db.transaction(args.database_url) as conn:
+        if args.review_command == "accept":
+            review.accept(conn, args.item, args.atena_no, by=by, note=args.note, actor=actor)
+        else:
+            review.reject(conn, args.item, by=by, note=args.note, actor=actor)
+        feed = review.show_item(conn, args.item)["feed"]
+    verb = "accepted" if args.review_command == "accept" else "rejected"
+    tail = f"; applied on the next run of {feed}" if verb == "accepted" else ""
+    print(f"review item {args.item} {verb} by {by}{tail}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vaxreg", description=__doc__)
     p.add_argument("--database-url", help="SQLAlchemy URL of the registry (default: VAXREG_DATABASE_URL)")
@@ -167,6 +270,30 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("what", choices=("persons", "quarantine", "doses", "review"))
     exp.add_argument("--purpose", default="operator export", help="why (written to the audit log)")
     exp.set_defaults(func=cmd_export)
+
+    rev = sub.add_parser("review", help="the review queue: records not attached to a person")
+    rsub = rev.add_subparsers(dest="review_command", required=True)
+    rl = rsub.add_parser("list", help="review items (no names): table, or CSV with --format csv")
+    rl.add_argument("--feed", choices=("clinic", "otherward", "vrs"))
+    rl.add_argument("--status", choices=("open", "accepted", "rejected", "applied", "all"), default="open")
+    rl.add_argument("--format", choices=("table", "csv"), default="table")
+    rl.set_defaults(func=cmd_review_list)
+    rs = rsub.add_parser("show", help="one item: the received row and its candidates (audited)")
+    rs.add_argument("item", type=int)
+    rs.add_argument("--json", action="store_true")
+    rs.add_argument("--by", help="who is looking (default: the OS user)")
+    rs.set_defaults(func=cmd_review_show)
+    for name, what in (
+        ("accept", "attach the record to a person; applied on the feed's next run (audited)"),
+        ("reject", "the record is no one's here: nothing is applied (audited)"),
+    ):
+        r = rsub.add_parser(name, help=what)
+        r.add_argument("item", type=int)
+        if name == "accept":
+            r.add_argument("--atena-no", required=True, help="the person's atena_no (10 digits)")
+        r.add_argument("--note", help="why (kept with the item and in the audit log)")
+        r.add_argument("--by", help="who decides (default: the OS user)")
+        r.set_defaults(func=cmd_review_resolve)
 
     summ = sub.add_parser("summary", help="counts of files, rows, persons by status (no personal data)")
     summ.add_argument("--json", action="store_true")
@@ -224,11 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     from vaxreg.pipeline import FeedRefused
+    from vaxreg.registry.review import ReviewError
     from vaxreg.vault import VaultError
 
     try:
         return int(args.func(args))
-    except (FeedRefused, TransportError, VaultError) as exc:
+    except (FeedRefused, TransportError, VaultError, ReviewError) as exc:
         print(f"vaxreg: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `vaxreg export persons | head`

@@ -41,7 +41,8 @@ def fetch_parse_validate(feed: str) -> Any:
 
 
 def load(feed: str, works: Any, task_id: str = "load") -> Any:
-    """Apply every validated file, each in one transaction."""
+    """Apply the feed's accepted review items (even when no file arrived), then every validated
+    file, each in one transaction: ``pipeline.apply`` with the feed, as ``vaxreg run`` calls it."""
 
     @task(task_id=task_id)
     def apply(works: Works) -> Works:

@@ -79,6 +79,26 @@ def payment_month(file_month_end: dt.date) -> str:
     return nxt.strftime("%Y%m")
 
 
+RESOLUTIONS_PREFIX = "review-resolutions/"  # manifests of applied review decisions (registry/review.py)
+
+
+def late_file_date(conn: Connection, feed: str, original: dt.date) -> dt.date:
+    """The file date that books the fee of a record resolved late (a review decision) to the first
+    payment month not yet published: a published statement is never written again, so the fee
+    goes on the next one, beside the next regular file's (decisions §40)."""
+    latest = conn.exec_driver_sql(
+        "SELECT MAX(payment_month) FROM fee_statements WHERE feed = "
+        + ("?" if conn.dialect.name == "sqlite" else "%s"),
+        (feed,),
+    ).scalar()
+    if latest is None or payment_month(original) > latest:
+        return original
+    # The last day of the latest published payment month: its payment month is the next one.
+    return (dt.date(int(latest[:4]), int(latest[4:]), 28) + dt.timedelta(days=4)).replace(
+        day=1
+    ) - dt.timedelta(days=1)
+
+
 def registry_self_pay_class(conn: Connection, atena_no: pd.Series, dates: np.ndarray) -> pd.Series:
     """The self-pay class derived from the registry's welfare data (生活保護 periods, feeds.md §3):
     '0' exempt, '1' ordinary; None where the registry cannot tell (no SEIHO snapshot yet)."""
@@ -126,15 +146,17 @@ def publish_statements(
     from vaxreg.registry import ledger
     from vaxreg.registry.db import read_table
 
+    # Months not yet published, up to the latest month a regular file was booked to: fees of
+    # late review decisions wait for the next regular file's statement (late_file_date).
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     months = [
         r[0]
         for r in conn.exec_driver_sql(
-            "SELECT DISTINCT payment_month FROM fee_details WHERE feed = ? AND payment_month NOT IN "
-            "(SELECT payment_month FROM fee_statements WHERE feed = ?) ORDER BY payment_month"
-            if conn.dialect.name == "sqlite"
-            else "SELECT DISTINCT payment_month FROM fee_details WHERE feed = %s AND payment_month NOT IN "
-            "(SELECT payment_month FROM fee_statements WHERE feed = %s) ORDER BY payment_month",
-            (feed, feed),
+            f"SELECT DISTINCT payment_month FROM fee_details WHERE feed = {mark} AND payment_month NOT IN "
+            f"(SELECT payment_month FROM fee_statements WHERE feed = {mark}) AND payment_month <= "
+            f"(SELECT MAX(payment_month) FROM fee_details WHERE feed = {mark} AND file_name NOT LIKE "
+            f"'{RESOLUTIONS_PREFIX}%%') ORDER BY payment_month",
+            (feed, feed, feed),
         )
     ]
     published = []

@@ -29,7 +29,8 @@ def validate(feed: str, works: pipeline.Works) -> pipeline.Works:
 
 
 def apply(feed: str, works: pipeline.Works) -> pipeline.Works:
-    return pipeline.apply(works, _actor(feed))
+    """The feed's accepted review items, then every validated file (as ``vaxreg run`` does)."""
+    return pipeline.apply(works, _actor(feed), feed=feed)
 
 
 def report(feed: str, works: pipeline.Works, outlet: Any) -> list[dict[str, Any]]:

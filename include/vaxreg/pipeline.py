@@ -259,34 +259,38 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
     for i, w in enumerate(items):
         if w.status != "parsed":
             continue
-        table = pq.read_table(w.staged)
-        layout = feeds.layout_for(w.feed, w.name)
-        file_date = layout.file_date(w.name)
-        date_columns: tuple[str, ...] = DATE_COLUMNS.get(w.feed, ())
-        if w.feed in WAREKI_FEEDS:
-            table = _derived_columns(table, layout, w.name)
-            date_columns = ()  # parsed above, as wareki
-        elif layout.kind in DERIVED_KINDS:
-            from vaxreg.registry import vrs, welfare
-
-            derive = welfare.derived_columns if w.feed == "welfare" else vrs.derived_columns
-            table = derive(table, layout.kind)
-            date_columns = ()
         try:
-            if layout.kind == "vrs_records":  # millions of doses: the suite on bounded slices
-                result = _validate_in_slices(table, layout, SUITES[layout.kind], file_date)
-            else:
-                result = quality.validate_table(
-                    table, layout, SUITES[layout.kind or w.feed], date_columns, file_date
-                )
+            table, result = validated_table(w.feed, w.name, pq.read_table(w.staged))
         except feeds.FileRejected as exc:
             _refuse(items, i, str(exc), actor, db_url)
             continue
-        table = table.append_column("reasons", pa.array(result.reasons, pa.string()))
         pq.write_table(table, w.work_dir / "validated.parquet")
         (w.work_dir / "validation.json").write_text(json.dumps(result.summary, indent=1))
         w.staged, w.status = str(w.work_dir / "validated.parquet"), "validated"
     return _dump(items)
+
+
+def validated_table(feed: str, name: str, table: pa.Table) -> tuple[pa.Table, quality.Validation]:
+    """The staged table of file ``name`` with its derived columns and ``reasons`` (the suite's
+    row verdicts); raises :class:`feeds.FileRejected` on a file-level failure. Also re-validates
+    the received rows of accepted review items (registry/review.py) exactly as their file was."""
+    layout = feeds.layout_for(feed, name)
+    file_date = layout.file_date(name)
+    date_columns: tuple[str, ...] = DATE_COLUMNS.get(feed, ())
+    if feed in WAREKI_FEEDS:
+        table = _derived_columns(table, layout, name)
+        date_columns = ()  # parsed above, as wareki
+    elif layout.kind in DERIVED_KINDS:
+        from vaxreg.registry import vrs, welfare
+
+        derive = welfare.derived_columns if feed == "welfare" else vrs.derived_columns
+        table = derive(table, layout.kind)
+        date_columns = ()
+    if layout.kind == "vrs_records":  # millions of doses: the suite on bounded slices
+        result = _validate_in_slices(table, layout, SUITES[layout.kind], file_date)
+    else:
+        result = quality.validate_table(table, layout, SUITES[layout.kind or feed], date_columns, file_date)
+    return table.append_column("reasons", pa.array(result.reasons, pa.string())), result
 
 
 def _duplicated(table: pa.Table) -> np.ndarray:
@@ -358,8 +362,10 @@ def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
         )
 
 
-def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
-    """Apply each validated file in its own transaction, in name order."""
+def apply(works: Works, actor: ledger.Actor, *, feed: str | None = None, db_url: str | None = None) -> Works:
+    """Apply the feed's accepted review items (:func:`apply_resolutions`, when ``feed`` is given),
+    then each validated file in its own transaction, in name order."""
+    resolutions = apply_resolutions(feed, actor, db_url=db_url) if feed else []
     items = _load(works)
     for w in items:
         if w.status == "duplicate":
@@ -403,6 +409,38 @@ def apply(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
                 log.info("applied %s: %s", w.name, json.dumps(w.counts))
         except feeds.FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
             _refuse(items, items.index(w), str(exc), actor, db_url)
+    return resolutions + _dump(items)
+
+
+def apply_resolutions(feed: str, actor: ledger.Actor, *, db_url: str | None = None) -> Works:
+    """The feed's accepted review items become registry changes, in one transaction, one manifest
+    (``review-resolutions/<run_id>/<file>``) per original file; each is reported like a file.
+
+    Runs on every run of a feed that writes review items, whether or not a file arrived. An item
+    is applied once: a concurrent run that claimed the same items first makes this one a no-op."""
+    from vaxreg.registry import review
+
+    if feed not in review.FEEDS:
+        return []
+    try:
+        with db.transaction(db_url) as conn:
+            done = review.apply_resolutions(conn, feed, actor)
+    except (IntegrityError, review.ReviewConflict):
+        with db.transaction(db_url) as conn:  # fine if another run has taken them all since
+            if not review.list_items(conn, feed=feed, status="accepted").empty:
+                raise
+        log.warning("review resolutions of %s: already applied by a concurrent run", feed)
+        return []
+    items = [
+        FileWork(
+            feed=feed, name=a.name, size=0, marker="", sha256=a.sha256, status="applied", counts=a.counts
+        )
+        for a in done
+    ]
+    for a in done:
+        log.info(
+            "applied %s (review items %s): %s", a.name, ",".join(map(str, a.items)), json.dumps(a.counts)
+        )
     return _dump(items)
 
 
@@ -587,9 +625,11 @@ def run_feed(
 
     ``date`` (YYYY-MM-DD, default today in Tokyo) names the VRS flags file of the vrs feed."""
     works = fetch(feed, actor, source_url=source_url, db_url=db_url)
-    for step in (parse, validate, apply):
+    for step in (parse, validate):
         _release_memory()  # each step reads its input from disk: keep one step's peak, not their sum
         works = step(works, actor, db_url=db_url)
+    _release_memory()
+    works = apply(works, actor, feed=feed, db_url=db_url)
     if feed in DOSE_FEEDS:
         works = fees(works, actor, source_url=source_url, db_url=db_url)
     if feed == "vrs":

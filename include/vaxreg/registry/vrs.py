@@ -417,13 +417,20 @@ def _first_in_group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _resolve_rows(
-    conn: Connection, atena_given: pa.Array, doses: pa.Table, dose_row: np.ndarray, n_rows: int
+    conn: Connection,
+    atena_given: pa.Array,
+    doses: pa.Table,
+    dose_row: np.ndarray,
+    n_rows: int,
+    decided: pa.Array | None = None,
 ) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Table]:
     """Per file row (not an exact duplicate): (person or null, review reason, candidates) as vrs.md
-    says; also the person states of every person named (given or holder).
+    says; also the person states of every person named (given, holder or decided).
 
     ``doses``: the non-duplicate doses (voucher_no, voucher_municipality, voucher__status),
-    ``dose_row``: the index of each one's file row in ``atena_given``."""
+    ``dose_row``: the index of each one's file row in ``atena_given``. ``decided``: per file row,
+    the person a reviewer decided (an accepted review item) or null; it overrides resolution
+    (no review reason); the person is null when the decided one is not in the registry."""
     given = np.asarray(pc.is_valid(atena_given).to_numpy(zero_copy_only=False), dtype=bool)
     well = np.asarray(
         pc.fill_null(pc.match_substring_regex(atena_given, r"^[0-9]{10}$"), False).to_numpy(
@@ -444,6 +451,8 @@ def _resolve_rows(
     pos = pc.index_in(ours_v, value_set=_col(found, "voucher_no"))
     holder = _col(found, "holder").take(pos)
     named = pa.concat_arrays([atena_given.filter(pa.array(well)), holder.drop_null()]).cast(pa.string())
+    if decided is not None:
+        named = pa.concat_arrays([named, decided.drop_null().cast(pa.string())])
     states = _person_states(conn, pc.unique(named))
     known = np.asarray(pc.is_in(atena_given, value_set=_col(states, "atena_no")), dtype=bool) & well
 
@@ -488,6 +497,16 @@ def _resolve_rows(
     )
     resolved = by_voucher & (reason == "")
     person = pc.if_else(pa.array(resolved), pa.array(candidates, pa.string()), person)
+    if decided is not None:  # a reviewer's decision overrides the resolution above
+        is_decided = np.asarray(pc.is_valid(decided).to_numpy(zero_copy_only=False), dtype=bool)
+        exists = np.asarray(pc.is_in(decided, value_set=_col(states, "atena_no")), dtype=bool) & is_decided
+        reason[is_decided] = ""
+        candidates[is_decided] = ""
+        person = pc.if_else(
+            pa.array(is_decided),
+            pc.if_else(pa.array(exists), decided.cast(pa.string()), pa.nulls(n_rows, pa.string())),
+            person,
+        )
     return person, reason, candidates, states
 
 
@@ -540,8 +559,14 @@ def apply_records(
     file_name: str,
     rejected: list[tuple[int, str, str]],
     actor: ledger.Actor,
+    decided_atena: pa.Array | None = None,
 ) -> Outcome:
-    """Columnar (pyarrow/numpy): no frame of the doses, no Python object per dose."""
+    """Columnar (pyarrow/numpy): no frame of the doses, no Python object per dose.
+
+    ``decided_atena`` (one per staged row, null for none): the person a reviewer decided for the
+    row (an accepted review item, :mod:`vaxreg.registry.review`). It replaces the resolution by
+    個別宛名番号 and vouchers; everything else (person state, dose identity, schedule, audit) is
+    as for any row. The doses of one file row share one decision (the first dose's is taken)."""
     n = staged.num_rows
     row_no = _col(staged, "row_no").to_numpy().astype(np.int64)
     rows_u, first, dose_row = np.unique(row_no, return_index=True, return_inverse=True)
@@ -562,8 +587,14 @@ def apply_records(
     atena_given = pc.if_else(pa.array(live_rows), atena_given, pa.nulls(n_rows, pa.string()))
     nd = np.flatnonzero(~dup)
     nd_doses = staged.select(["voucher_no", "voucher_municipality", "voucher__status"]).take(pa.array(nd))
+    decided_row = None
+    if decided_atena is not None:
+        if len(decided_atena) != n:
+            raise ValueError(f"decided_atena has {len(decided_atena)} values for {n} staged rows")
+        decided_row = decided_atena.cast(pa.string()).take(pa.array(first))
+        decided_row = pc.if_else(pa.array(live_rows), decided_row, pa.nulls(n_rows, pa.string()))
     person_row, row_reason, candidates, states = _resolve_rows(
-        conn, atena_given, nd_doses, dose_row[nd], n_rows
+        conn, atena_given, nd_doses, dose_row[nd], n_rows, decided_row
     )
     del nd_doses
     row_reason[row_dup] = ""
@@ -572,6 +603,15 @@ def apply_records(
     live = ~dup & ~to_review & ~has_reason
     quarantined = ~dup & ~to_review & has_reason
     reason = np.full(n, "", dtype=object)
+    if decided_row is not None:  # decided, but that person is not (or no longer) in the registry
+        gone_row = np.asarray(
+            pc.and_(pc.is_valid(decided_row), pc.is_null(person_row)).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        gone = live & gone_row[dose_row]
+        reason[gone] = "decided_person_unknown"
+        quarantined |= gone
+        live &= ~gone
 
     # 2. Person state: no dose after death.
     live_idx = np.flatnonzero(live)
