@@ -29,8 +29,13 @@ DEMO_DATE ?= 2026-04-08
 BENCH_PERSONS ?= 200000
 BENCH_CLINIC_PERSONS ?= 1000000
 BENCH_CLINIC_ROWS ?= 200000
+BENCH_MATCH_PERSONS ?= 1000000
+BENCH_MATCH_RECORDS ?= 100000
+BENCH_MATCH_SEED ?= 20261127
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: help install airflow-db demo test airflow bench lint clean
+.PHONY: bench-match
 
 help:
 	@echo "make demo     set up, generate a municipality, run every DAG with 'airflow dags test', print a summary"
@@ -39,6 +44,9 @@ help:
 	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
 	@echo "              beside pandas.to_sql), VRS import (BENCH_PERSONS persons) and clinic records"
 	@echo "              (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
+	@echo "make bench-match  identity matcher beside Splink 5 (DuckDB) on generated other-ward records:"
+	@echo "              precision, recall, F1, review rate, records/s, peak RSS (BENCH_MATCH_RECORDS=$(BENCH_MATCH_RECORDS)"
+	@echo "              records against BENCH_MATCH_PERSONS=$(BENCH_MATCH_PERSONS) persons; installs the [bench] extra)"
 	@echo "make lint     ruff and mypy"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -82,6 +90,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+bench-match: $(BENCH_STAMP)
+	$(BIN)/python -m vaxreg.bench_match --persons $(BENCH_MATCH_PERSONS) --records $(BENCH_MATCH_RECORDS) \
+		--seed $(BENCH_MATCH_SEED)
 
 clean:
 	rm -rf var
