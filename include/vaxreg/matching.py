@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import cpdist
 
 from vaxreg import identity
@@ -58,7 +59,7 @@ class Params:
     u_prior_pairs: int
     m: dict[str, dict[str, float]]
     u: dict[str, dict[str, float]]
-    address_similar: float
+    home_prefixes: tuple[str, ...]
 
     def levels(self, field: str) -> list[str]:
         return list(self.m[field])
@@ -86,7 +87,7 @@ def load_params(path: Path | None = None) -> Params:
         u_prior_pairs=int(raw["u_prior_pairs"]),
         m=m,
         u=u,
-        address_similar=float(raw["similarity"]["address_similar"]),
+        home_prefixes=tuple(sorted(raw["address"]["home_prefixes"], key=len, reverse=True)),
     )
 
 
@@ -123,7 +124,9 @@ class _Rows:
     the records, the rest the persons. Names are normalised once per distinct value; addresses
     only for the rows that end up compared (most persons are never anyone's candidate)."""
 
-    def __init__(self, records: pd.DataFrame, registry: pd.DataFrame) -> None:
+    def __init__(
+        self, records: pd.DataFrame, registry: pd.DataFrame, home_prefixes: tuple[str, ...] = ()
+    ) -> None:
         both = pd.concat([records[list(RECORD_COLUMNS)], registry[list(REGISTRY_COLUMNS)]], ignore_index=True)
         self.n_records = len(records)
         self.atena = both["atena_no"].astype(object).where(both["atena_no"].notna(), None).to_numpy()
@@ -140,29 +143,46 @@ class _Rows:
         self.birth = birth.fillna(0).astype("int64").to_numpy()
         self.sex, _ = _encode(_strings(both["sex"]))
         self.address_raw, self.address_raw_values = _encode(_strings(both["address"]))
-        self._address_norm = np.full(len(self.address_raw_values), -2, dtype=np.int32)  # -2: not yet
-        self._address_values: list[str] = []
+        # Per raw address code: normalised code and street code (-2: not normalised yet).
+        self._address_norm = np.full(len(self.address_raw_values), -2, dtype=np.int32)
+        self._street_norm = np.full(len(self.address_raw_values), -2, dtype=np.int32)
         self._address_index: dict[str, int] = {}
+        self._street_index: dict[str, int] = {}
+        prefixes = [
+            p for p in identity.normalise_addresses(pa.array(home_prefixes, pa.string())).to_pylist() if p
+        ]
+        self._home = "^(?:" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else None
 
     def __len__(self) -> int:
         return len(self.birth)
 
     def address(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(normalised address code per row, -1 missing; the normalised values so far)."""
+        """(normalised address code, street code) per row, -1 where missing. The street is the
+        town and its block numbers without the building (芝1-2-3 of 芝1-2-3芝レジデンス2204号室)."""
         raw = self.address_raw[rows]
-        todo = np.unique(raw[raw >= 0])
-        todo = todo[self._address_norm[todo] == -2]
+        seen = np.bincount(raw[raw >= 0], minlength=len(self.address_raw_values)) > 0
+        todo = np.flatnonzero(seen & (self._address_norm == -2))
         if len(todo):
             normal = identity.normalise_addresses(pa.array(self.address_raw_values[todo], pa.string()))
-            for code, value in zip(todo, normal.to_pylist(), strict=True):
-                if not value:
-                    self._address_norm[code] = -1
-                    continue
-                self._address_norm[code] = self._address_index.setdefault(value, len(self._address_values))
-                if self._address_norm[code] == len(self._address_values):
-                    self._address_values.append(value)
-        codes = np.where(raw >= 0, self._address_norm[np.maximum(raw, 0)], -1)
-        return codes, np.asarray(self._address_values, dtype=object)
+            if self._home is not None:
+                normal = pc.replace_substring_regex(normal, self._home, "")
+            street = pc.replace_substring_regex(normal, _BUILDING, r"\1")
+            for code, value, block in zip(todo, normal.to_pylist(), street.to_pylist(), strict=True):
+                self._address_norm[code] = _intern(self._address_index, value)
+                self._street_norm[code] = _intern(self._street_index, block)
+        safe = np.maximum(raw, 0)
+        return (
+            np.where(raw >= 0, self._address_norm[safe], -1),
+            np.where(raw >= 0, self._street_norm[safe], -1),
+        )
+
+
+# What follows the last block number of an address: the building and room.
+_BUILDING = r"^([^0-9]*[0-9]+(?:-[0-9]+)*).*$"
+
+
+def _intern(index: dict[str, int], value: str | None) -> int:
+    return -1 if not value else index.setdefault(value, len(index))
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -190,43 +210,47 @@ def _kana_levels(rows: _Rows, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return level
 
 
-_POW = 10 ** np.arange(7, -1, -1, dtype=np.int64)
+def _one_edit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Four-digit numbers one digit apart, or with two adjacent digits swapped."""
+    xd, yd = (x[:, None] // _POW4) % 10, (y[:, None] // _POW4) % 10
+    differ = xd != yd
+    n = differ.sum(axis=1)
+    adjacent = np.zeros(len(x), dtype=bool)
+    for k in range(3):
+        adjacent |= differ[:, k] & differ[:, k + 1] & (xd[:, k] == yd[:, k + 1]) & (xd[:, k + 1] == yd[:, k])
+    return (n == 1) | ((n == 2) & adjacent)
+
+
+_POW4 = np.array([1000, 100, 10, 1], dtype=np.int32)
 
 
 def _birth_levels(r: np.ndarray, c: np.ndarray) -> np.ndarray:
     """0 exact, 1 typo (one digit off, two adjacent digits or day and month swapped), 2 same
-    year, 3 other."""
+    year, 3 other. Digits are compared only where a typo is possible: in month and day when
+    the year is the same, in the year when month and day are."""
     level = np.full(len(r), 3, dtype=np.int8)
-    same_year = r // 10000 == c // 10000
+    year_r, year_c = (r // 10000).astype(np.int32), (c // 10000).astype(np.int32)
+    md_r, md_c = (r % 10000).astype(np.int32), (c % 10000).astype(np.int32)
+    same_year = year_r == year_c
     level[same_year] = 2
-    rd, cd = (r[:, None] // _POW) % 10, (c[:, None] // _POW) % 10  # the eight digits
-    differ = rd != cd
-    n_diff = differ.sum(axis=1)
-    adjacent = np.zeros(len(r), dtype=bool)
-    for k in range(7):
-        adjacent |= differ[:, k] & differ[:, k + 1] & (rd[:, k] == cd[:, k + 1]) & (rd[:, k + 1] == cd[:, k])
-    swapped = same_year & (r // 100 % 100 == c % 100) & (r % 100 == c // 100 % 100)
-    level[(n_diff == 1) | ((n_diff == 2) & adjacent) | swapped] = 1
+    in_md = np.flatnonzero(same_year & (md_r != md_c))
+    swapped = (md_r[in_md] // 100 == md_c[in_md] % 100) & (md_r[in_md] % 100 == md_c[in_md] // 100)
+    level[in_md[swapped | _one_edit(md_r[in_md], md_c[in_md])]] = 1
+    in_year = np.flatnonzero(~same_year & (md_r == md_c))
+    level[in_year[_one_edit(year_r[in_year], year_c[in_year])]] = 1
     level[r == c] = 0
     level[(r == 0) | (c == 0)] = 3
     return level
 
 
-def _address_levels(rows: _Rows, a: np.ndarray, b: np.ndarray, similar: float) -> np.ndarray:
-    """0 exact, 1 similar, 2 other, -1 missing on either side (no evidence)."""
-    level = np.full(len(a), -1, dtype=np.int8)
-    ca, _ = rows.address(a)
-    cb, values = rows.address(b)
-    both = (ca >= 0) & (cb >= 0)
-    level[both] = 2
-    same = both & (ca == cb)
-    rest = np.flatnonzero(both & ~same)
-    if len(rest):
-        sim = np.asarray(
-            cpdist(values[ca[rest]], values[cb[rest]], scorer=JaroWinkler.similarity, workers=-1)
-        )
-        level[rest[sim >= similar]] = 1
-    level[same] = 0
+def _address_levels(rows: _Rows, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """0 exact, 1 street (same town and block numbers, the building differs or is left out),
+    2 other, -1 missing on either side (no evidence)."""
+    ca, sa = rows.address(a)
+    cb, sb = rows.address(b)
+    level = np.where((ca >= 0) & (cb >= 0), 2, -1).astype(np.int8)
+    level[(level == 2) & (sa == sb) & (sa >= 0)] = 1
+    level[(level >= 1) & (ca == cb)] = 0
     return level
 
 
@@ -238,7 +262,7 @@ def _compare(
     atena = np.where(rows.atena_code[a] == rows.atena_code[b], 0, 1).astype(np.int8)
     atena[rows.atena_code[a] < 0] = -1
     addr = np.full(len(a), -1, dtype=np.int8)
-    addr[address] = _address_levels(rows, a[address], b[address], params.address_similar)
+    addr[address] = _address_levels(rows, a[address], b[address])
     return {
         "kana": _kana_levels(rows, a, b),
         "birth": _birth_levels(rows.birth[a], rows.birth[b]),
@@ -258,6 +282,8 @@ class Model:
     params: Params
     weights: dict[str, np.ndarray]
     name_u: np.ndarray  # per kana code: share of registry persons with that name (smoothed)
+    birth_when_names_agree: np.ndarray  # birth-level weights for pairs whose names agree
+    kana_when_births_agree: np.ndarray  # kana-level weights for pairs born the same day
 
 
 def fit(rows: _Rows, params: Params) -> Model:
@@ -285,7 +311,56 @@ def fit(rows: _Rows, params: Params) -> Model:
         weights[field] = np.log2(m / np.maximum(u, params.u_floor))
     names = np.bincount(rows.kana[start:][rows.kana[start:] >= 0], minlength=len(rows.kana_values))
     name_u = (names + prior * params.u["kana"]["exact"]) / (n + prior)
-    return Model(params, weights, name_u)
+    return Model(
+        params,
+        weights,
+        name_u,
+        _birth_given_name(rows, params, levels["birth"]),
+        _kana_given_birth(rows, params, levels["kana"]),
+    )
+
+
+def _kana_given_birth(rows: _Rows, params: Params, kana_levels: np.ndarray) -> np.ndarray:
+    """Kana-level weights for pairs born on the same day. Persons of one cohort share the names
+    in fashion that year, so a near name among them is likelier than among random persons:
+    measured on pairs of registry persons with the same birth date (each with the next born
+    that day), smoothed towards the unconditional measurement."""
+    start = rows.n_records
+    birth = rows.birth[start:]
+    order = np.argsort(birth, kind="stable")
+    same = (birth[order][1:] == birth[order][:-1]) & (birth[order][1:] > 0)
+    a, b = start + order[:-1][same], start + order[1:][same]
+    k = min(len(a), params.u_sample_pairs)
+    m = np.array(list(params.m["kana"].values()))
+    counts = np.bincount(_kana_levels(rows, a[:k], b[:k]).astype(np.int64), minlength=len(m))
+    return _conditional_weights(m, counts, kana_levels, params, "kana")
+
+
+def _conditional_weights(
+    m: np.ndarray, counts: np.ndarray, overall_levels: np.ndarray, params: Params, field: str
+) -> np.ndarray:
+    """log2(m/u) with u measured on ``counts``, smoothed towards the unconditional measurement."""
+    prior = params.u_prior_pairs
+    default = np.array(list(params.u[field].values()))
+    overall = np.bincount(overall_levels.astype(np.int64), minlength=len(m)) + prior * default
+    overall = overall / overall.sum()
+    u = (counts[: len(m)] + prior * overall) / (counts.sum() + prior)
+    return np.log2(m / np.maximum(u, params.u_floor))
+
+
+def _birth_given_name(rows: _Rows, params: Params, birth_levels: np.ndarray) -> np.ndarray:
+    """Birth-date weights for pairs whose names agree. Given names follow fashions, so two
+    persons of the same name are far likelier to be born in the same years than two random
+    persons: measured on pairs of registry persons of the same folded name (each with the
+    next of that name), smoothed towards the unconditional measurement."""
+    start = rows.n_records
+    fold = rows.fold[start:]
+    order = np.argsort(fold, kind="stable")
+    same = (fold[order][1:] == fold[order][:-1]) & (fold[order][1:] >= 0)
+    a, b = start + order[:-1][same], start + order[1:][same]
+    m = np.array(list(params.m["birth"].values()))
+    counts = np.bincount(_birth_levels(rows.birth[a], rows.birth[b]).astype(np.int64), minlength=len(m))
+    return _conditional_weights(m, counts, birth_levels, params, "birth")
 
 
 def _weights(model: Model, levels: dict[str, np.ndarray], cand_kana: np.ndarray) -> np.ndarray:
@@ -293,6 +368,16 @@ def _weights(model: Model, levels: dict[str, np.ndarray], cand_kana: np.ndarray)
     for field in FIELDS:
         lv = levels[field]
         total += np.where(lv >= 0, model.weights[field][np.maximum(lv, 0)], 0.0)
+    # Names and birth years are not independent: where the names agree (exact or folded),
+    # the birth date weighs what it weighs among persons of the same name.
+    agree = levels["kana"] <= 1
+    birth = levels["birth"][agree].astype(np.int64)
+    total[agree] += model.birth_when_names_agree[birth] - model.weights["birth"][birth]
+    # Likewise, where the names differ but the birth dates are the same, the name weighs what it
+    # weighs among persons born that day.
+    born = (levels["birth"] == 0) & (levels["kana"] >= 2)
+    kana = levels["kana"][born].astype(np.int64)
+    total[born] += model.kana_when_births_agree[kana] - model.weights["kana"][kana]
     # Term frequency: an exact name is as strong as the name is rare in the registry.
     exact = levels["kana"] == 0
     u = np.maximum(model.name_u[cand_kana[exact]], model.params.u_floor)
@@ -325,12 +410,19 @@ def candidate_pairs(rows: _Rows, active: np.ndarray | None = None) -> tuple[np.n
     if active is None:
         active = np.ones(rows.n_records, dtype=bool)
     has_birth, has_kana = rows.birth > 0, rows.fold >= 0
-    prefix_year_sex = (rows.prefix.astype(np.int64) << 24) | ((rows.birth // 10000) << 4) | (rows.sex & 0xF)
+    both = has_birth & has_kana
+    name, year = rows.fold.astype(np.int64), rows.birth // 10000
+    prefix_month_sex = (rows.prefix.astype(np.int64) << 28) | ((rows.birth // 100) << 4) | (rows.sex & 0xF)
     found = np.concatenate(
         [
+            # the birth date, its month and day digits in any order (swapped digits meet)
             _join(_birth_key(rows.birth), rows, has_birth, active),
-            _join(rows.fold, rows, has_kana, active),
-            _join(prefix_year_sex, rows, has_kana & has_birth & (rows.sex >= 0), active),
+            # the folded name and the birth year (a typo in month or day) or month and day (in the year)
+            _join((name << 16) | year, rows, both, active),
+            _join((name << 16) | (rows.birth % 10000), rows, both, active),
+            # the first three folded kana, birth year and month, sex (a kana typo and a day typo)
+            _join(prefix_month_sex, rows, both & (rows.sex >= 0), active),
+            # the record's own 宛名番号
             _join(rows.atena_code, rows, rows.atena_code >= 0, active),
         ]
     )
@@ -404,7 +496,7 @@ def link(
     )
     if n == 0:
         return out.set_index(records.index)
-    rows = _Rows(records, registry)
+    rows = _Rows(records, registry, params.home_prefixes)
     atena = rows.atena  # records' then persons'
 
     det = deterministic(rows, pd.Index(atena[n:]))
@@ -423,8 +515,21 @@ def _probabilistic(out: pd.DataFrame, rows: _Rows, active: np.ndarray, model: Mo
     ri, pi = candidate_pairs(rows, active)
     if len(ri) == 0:
         return
-    levels = _compare(rows, ri, pi, params)
+    # Addresses cost most to compare (each must be normalised first): score without them, then
+    # compare addresses only on the pairs that could still be a record's best or runner-up
+    # whatever their addresses say.
+    levels = _compare(rows, ri, pi, params, address=slice(0, 0))
     weight = _weights(model, levels, rows.kana[pi])
+    address_w = model.weights["address"]
+    high, low = max(address_w.max(), 0.0), min(address_w.min(), 0.0)
+    start = np.flatnonzero(np.r_[True, ri[1:] != ri[:-1]])
+    sizes = np.diff(np.r_[start, len(ri)])
+    floor = np.repeat(np.maximum.reduceat(weight + low, start), sizes) - max(params.margin, 0.0)
+    keep = weight + high >= floor
+    ri, pi, weight = ri[keep], pi[keep], weight[keep]
+    levels = {f: v[keep] for f, v in levels.items()}
+    levels["address"] = _address_levels(rows, ri, pi)
+    weight += np.where(levels["address"] >= 0, address_w[np.maximum(levels["address"], 0)], 0.0)
     # Best first within each record; rank 0 is the best candidate, rank 1 the runner-up.
     order = np.lexsort((pi, -weight, ri))
     ri, pi, weight = ri[order], pi[order], weight[order]
