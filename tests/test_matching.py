@@ -148,6 +148,14 @@ def test_index_is_kept_and_every_record_has_an_outcome(registry: pd.DataFrame) -
     assert matching.link(recs.iloc[:0], registry).empty
 
 
+def test_no_address_on_either_side(registry: pd.DataFrame) -> None:
+    got = matching.link(
+        pd.DataFrame([(None, "ﾀｶﾊｼ ｲﾁﾛｳ", "1980-07-07", "1", None)], columns=list(matching.RECORD_COLUMNS)),
+        registry.assign(address=None),
+    )
+    assert got.iloc[0].atena_no == "0000000301"
+
+
 def test_my_number_is_never_a_matching_field(registry: pd.DataFrame) -> None:
     """P2: the matcher refuses My Number, and nothing in the matching path reads the vault."""
     recs = pd.DataFrame([("", "ﾀﾅｶ ﾐｻｷ", "1990-11-12", "2", None)], columns=list(matching.RECORD_COLUMNS))

@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_clinic import clinic_csv, rec
 from vrs_helpers import dose, records_csv, subjects_csv
@@ -441,3 +442,131 @@ def test_dag_load_task_applies_resolutions_without_a_new_file(
         db_url, "SELECT file_name, run_id FROM ingest_manifest WHERE file_name LIKE 'review-resolutions/%%'"
     )
     assert name == f"review-resolutions/{run_id}/ISHIKAI_202603.csv"
+
+
+def test_vrs_subject_in_review_accepted_attaches_the_voucher(
+    feed_root: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A subjects row whose 宛名番号 names someone else goes to review; accepted, the next run
+    attaches the voucher (subjects resolutions before records ones), and records by that voucher
+    then resolve to the person decided."""
+    q = ("1100000001", "1100000002")
+    w = "5100000001"
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260401.csv",
+        resident_csv(
+            [
+                person(q[0], name_kana="サイトウ　ヨウコ", birth_date="1975-07-26", sex="2"),
+                person(q[1], name_kana="ヤマダ　ハナコ", birth_date="1980-01-05", sex="2"),
+            ]
+        ),
+    )
+    source = f"file://{feed_root}"
+    run(capsys, db_url, "resident", source)
+    # Run 1: a record by voucher w, which no subject holds yet → review (voucher_unknown).
+    deliver(feed_root, "VRS_RECORDS_20260401.csv", records_csv([("", [dose("20210611", w)])]), feed="vrs")
+    [r1] = run(capsys, db_url, "vrs", source)
+    assert (r1["rows"], r1["review"]) == (1, 1)
+    # Run 2: the subject of w: q[0]'s 宛名番号, a name and birth date that are not hers → review.
+    subjects = subjects_csv([(w, q[0], "19900303", "ナカムラ　ミキ", "2")])
+    deliver(feed_root, "VRS_SUBJECTS_20260402.csv", subjects, feed="vrs")
+    [s2] = run(capsys, db_url, "vrs", source)
+    assert (s2["rows"], s2["accepted"], s2["quarantined"], s2["review"], s2["duplicates"]) == (1, 0, 0, 1, 0)
+    assert rows(db_url, "SELECT COUNT(*) FROM vrs_subjects") == [(0,)]
+    [(subject_item, reasons, candidates)] = rows(
+        db_url,
+        "SELECT id, reasons, candidates FROM review_items WHERE file_name = 'VRS_SUBJECTS_20260402.csv'",
+    )
+    assert reasons.startswith("atena_no_disagrees;") and q[0] in candidates.split(";")
+    code, out, _ = vaxreg(capsys, db_url, "review", "show", str(subject_item), "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["received"]["name_kana"] == "ナカムラ　ミキ"
+    assert shown["candidates"][0]["atena_no"] == q[0] and shown["candidates"][0]["weight"] is not None
+    # The reviewer finds the holder is q[1] (registered under a former name); the record item too.
+    [(record_item,)] = rows(
+        db_url, "SELECT id FROM review_items WHERE file_name = 'VRS_RECORDS_20260401.csv'"
+    )
+    for item in (subject_item, record_item):
+        assert (
+            vaxreg(capsys, db_url, "review", "accept", str(item), "--atena-no", q[1], "--by", "sato")[0] == 0
+        )
+
+    # Run 3: the resolutions (subjects first), then a new records file using voucher w.
+    deliver(
+        feed_root,
+        "VRS_RECORDS_20260403.csv",
+        records_csv([("", [dose("20210611", w), dose("20210709", w)])]),
+        feed="vrs",
+    )
+    out3 = run(capsys, db_url, "vrs", source)
+    assert [(o["file"].rsplit("/", 1)[-1], o["rows"], o["accepted"], o["duplicates"]) for o in out3] == [
+        ("VRS_SUBJECTS_20260402.csv", 1, 1, 0),
+        ("VRS_RECORDS_20260401.csv", 1, 1, 0),
+        ("VRS_RECORDS_20260403.csv", 2, 1, 1),  # dose 1 is the one just applied from review
+    ]
+    for o in out3:
+        assert o["rows"] == o["accepted"] + o["quarantined"] + o["review"] + o["duplicates"]
+    [(holder, kana, decided_by, version)] = rows(
+        db_url, f"SELECT atena_no, name_kana, decided_by, version FROM vrs_subjects WHERE voucher_no = '{w}'"
+    )
+    assert (holder, kana, version) == (q[1], "ナカムラ　ミキ", 1)
+    assert "(review decision)" in decided_by and f"review_item={subject_item} resolved_by=sato" in decided_by
+    assert rows(db_url, "SELECT atena_no, dose_no, CAST(dose_date AS TEXT) FROM doses ORDER BY dose_no") == [
+        (q[1], 1, "2021-06-11"),
+        (q[1], 2, "2021-07-09"),
+    ]
+    assert rows(db_url, "SELECT status FROM review_items ORDER BY id") == [("applied",), ("applied",)]
+    # Run 4: nothing to apply. The same subject sent again: the decision stands (a duplicate).
+    assert run(capsys, db_url, "vrs", source) == []
+    deliver(feed_root, "VRS_SUBJECTS_20260404.csv", subjects + b"\r\n", feed="vrs")
+    [s5] = run(capsys, db_url, "vrs", source)
+    assert (s5["rows"], s5["accepted"], s5["review"], s5["duplicates"]) == (1, 0, 0, 1)
+    assert rows(db_url, "SELECT COUNT(*) FROM review_items") == [(2,)]
+    code, _, err = vaxreg(capsys, db_url, "audit", "verify")
+    assert code == 0, err
+
+
+def test_subject_decided_for_a_purged_person_is_quarantined(
+    feed_root: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A decision names a person who is no longer in the registry when applied: quarantined."""
+    from vaxreg.registry import ledger, vrs
+
+    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person(P1, birth_date="1950-01-01")]))
+    run(capsys, db_url, "resident", f"file://{feed_root}")
+    staged, decided = review.restage(
+        "vrs",
+        "VRS_SUBJECTS_20260401.csv",
+        pd.DataFrame(
+            {
+                "raw_row": [
+                    json.dumps(
+                        {
+                            "municipality_code": "131032",
+                            "voucher": v,
+                            "atena_no": P1,
+                            "name_kana": "ベツジン　ハナコ",
+                            "birth_date": "19800101",
+                            "sex": "2",
+                        }
+                    )
+                    for v in ("5200000001", "5200000002")
+                ],
+                "row_no": [1, 2],
+                "resolved_atena_no": [P1, P2],  # P2 is not in the registry
+            }
+        ),
+    )
+    actor = pipeline.make_actor("vrs", run_id="purged")
+    with db.transaction(db_url) as conn:
+        mid = ledger.record_file(
+            conn, feed="vrs", file_name="x/VRS_SUBJECTS_20260401.csv", sha256="0" * 64, size=0,
+            status="applied", actor=actor,
+        )  # fmt: skip
+        out = vrs.apply_subjects(
+            conn, staged, manifest_id=mid, file_name="x", rejected=[], actor=actor, decided_atena=decided
+        )
+    assert (out.rows_read, out.accepted, out.quarantined, out.review) == (2, 1, 1, 0)
+    assert rows(db_url, "SELECT voucher_no, atena_no FROM vrs_subjects") == [("5200000001", P1)]
+    assert rows(db_url, "SELECT row_no, reasons FROM quarantine") == [(2, "decided_person_unknown")]

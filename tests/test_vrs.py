@@ -187,22 +187,24 @@ def test_subjects_vouchers_and_corrections(feed_root: Path, vrs_root: str, db_ur
             (V[0], P[0], "19500101"),  # duplicate
             ("11" + HOME + V[1], P[2], "19500101"),  # 18-digit line, now held by P[2]: a correction
             ("11" + OTHER + "5000000099", P[0], "19500101"),  # the line names another municipality
-            ("5000000098", "1999999999", "19500101"),  # unknown person
+            # unknown person: matched like a record without 宛名番号; all five fit → review
+            ("5000000098", "1999999999", "19500101"),
             ("500000009", P[0], "19500101"),  # 9 digits
         ]
     )
     deliver(feed_root, "VRS_SUBJECTS_20260501.csv", data, feed="vrs")
     [s] = run("vrs", vrs_root, db_url)
-    assert (s["rows"], s["accepted"], s["quarantined"], s["duplicates"]) == (5, 1, 3, 1)
+    assert (s["rows"], s["accepted"], s["quarantined"], s["review"], s["duplicates"]) == (5, 1, 2, 1, 1)
     assert rows(db_url, f"SELECT atena_no, version FROM vrs_subjects WHERE voucher_no = '{V[1]}'") == [
         (P[2], 2)
     ]
     assert rows(db_url, "SELECT voucher_no, atena_no, version FROM vrs_subject_history") == [(V[1], P[1], 1)]
     assert rows(db_url, "SELECT row_no, reasons FROM quarantine WHERE feed = 'vrs' ORDER BY row_no") == [
         (3, "voucher_format"),
-        (4, "atena_no_unknown"),
         (5, "voucher_format"),
     ]
+    [(row_no, reasons, candidates)] = rows(db_url, "SELECT row_no, reasons, candidates FROM review_items")
+    assert (row_no, reasons) == (4, "atena_no_unknown;ambiguous") and set(candidates.split(";")) == set(P)
 
 
 def test_vrs_flags_once_per_event_and_not_after_cancellation(
@@ -277,6 +279,7 @@ def test_shared_samples(feed_root: Path, db_url: str) -> None:
     people = [
         person(
             r["宛名番号"],
+            name_kana=r["カナ氏名"],
             birth_date=f"{r['生年月日'][:4]}-{r['生年月日'][4:6]}-{r['生年月日'][6:]}",
             sex=r["性別"],
         )
@@ -313,3 +316,96 @@ def test_generated_files_match_their_truth(tmp_path: Path, feed_root: Path, db_u
         s = got[t["file"]]
         assert {k: s[k] for k in t} == t, t["file"]
     assert rows(db_url, "SELECT COUNT(*) FROM doses WHERE source = 'vrs'") == [(truth["vrs"][1]["accepted"],)]
+
+
+# --------------------------------------------------------------------------- subjects matching
+
+A = ("2000000001", "2000000002", "2000000003", "2000000004")
+W = ("6000000001", "6000000002", "6000000003", "6000000004", "6000000005", "6000000006")
+
+
+def test_subjects_are_matched_to_their_holders(feed_root: Path, db_url: str) -> None:
+    """privacy.md §Matching on the subjects file: a 宛名番号 is taken only when the name (up to a
+    typo), birth date and sex agree; otherwise the row is matched like one without it."""
+    deliver(
+        feed_root,
+        "JUKI_DIFF_20260401.csv",
+        resident_csv(
+            [
+                person(A[0], name_kana="サイトウ　ヨウコ", birth_date="1975-07-26", sex="2"),
+                person(A[1], name_kana="ヤマダ　ハナコ", birth_date="1980-01-05", sex="2"),
+                person(A[2], name_kana="タカハシ　レン", birth_date="1957-01-31", sex="1"),
+                person(A[3], name_kana="イトウ　サクラ", birth_date="1962-02-02", sex="2"),
+            ]
+        ),
+    )
+    source = f"file://{feed_root}"
+    run("resident", source, db_url)
+    data = subjects_csv(
+        [
+            # 1: A[0]'s 宛名番号, someone else's name and birth date, no one fits → review
+            (W[0], A[0], "19900303", "ナカムラ　ミキ", "2"),
+            # 2: half-width kana, birth and sex agree → A[2] (deterministic)
+            (W[1], A[2], "19570131", "ﾀｶﾊｼ ﾚﾝ", "1"),
+            # 3: one kana off, birth and sex agree → A[3] (deterministic)
+            (W[2], A[3], "19620202", "イトウ　サクナ", "2"),
+            # 4: A[0]'s 宛名番号 but exactly A[1]'s demographics → A[1] (probabilistic)
+            (W[3], A[0], "19800105", "ヤマダ　ハナコ", "2"),
+            # 5: one kana off and day digits swapped: not taken at once; matched, the 宛名番号
+            # counting as evidence → A[3] (probabilistic)
+            (W[4], A[3], "19620220", "イトウ　サクナ", "2"),
+            # 6: a 宛名番号 of no one, and no one like this → review
+            (W[5], "2999999999", "20010101", "モリ　ケンタ", "1"),
+        ]
+    )
+    deliver(feed_root, "VRS_SUBJECTS_20260401.csv", data, feed="vrs")
+    [s] = run("vrs", source, db_url)
+    assert s["rows"] == 6 == s["accepted"] + s["quarantined"] + s["review"] + s["duplicates"]
+    assert (s["accepted"], s["quarantined"], s["review"], s["duplicates"]) == (4, 0, 2, 0)
+    held = rows(
+        db_url,
+        "SELECT voucher_no, atena_no, name_kana, CAST(birth_date AS TEXT), decided_by FROM vrs_subjects "
+        "ORDER BY voucher_no",
+    )
+    assert [h[:4] for h in held] == [
+        (W[1], A[2], "ﾀｶﾊｼ ﾚﾝ", "1957-01-31"),  # the received name is stored as received
+        (W[2], A[3], "イトウ　サクナ", "1962-02-02"),
+        (W[3], A[1], "ヤマダ　ハナコ", "1980-01-05"),
+        (W[4], A[3], "イトウ　サクナ", "1962-02-20"),
+    ]
+    assert held[0][4].endswith("(deterministic)") and held[1][4].endswith("(deterministic)")
+    assert "(match weight " in held[2][4] and "(match weight " in held[3][4]
+    audit = rows(
+        db_url,
+        "SELECT atena_no, detail FROM audit_log WHERE table_name = 'vrs_subjects' ORDER BY atena_no",
+    )
+    assert [a[0] for a in audit] == [A[1], A[2], A[3], A[3]]
+    assert audit[0][1].startswith("VRS_SUBJECTS_20260401.csv#row=4 match=match weight ")
+    assert audit[0][1].endswith(f" given={A[0]}")  # the 宛名番号 received, not the person's
+    assert audit[1][1] == "VRS_SUBJECTS_20260401.csv#row=2 match=deterministic"
+    review = rows(
+        db_url, "SELECT row_no, reasons, candidates, scores, raw_row FROM review_items ORDER BY row_no"
+    )
+    assert [r[:2] for r in review] == [
+        (1, "atena_no_disagrees;below_threshold"),
+        (6, "atena_no_unknown;no_candidate"),
+    ]
+    assert review[0][2].split(";")[0] == A[0] and json.loads(review[0][3])[0]["atena_no"] == A[0]
+    assert json.loads(review[0][4]) == {
+        "municipality_code": HOME,
+        "voucher": W[0],
+        "atena_no": A[0],
+        "name_kana": "ナカムラ　ミキ",
+        "birth_date": "19900303",
+        "sex": "2",
+    }
+    # Records by voucher follow the holders placed; a voucher in review holds no one yet.
+    records = records_csv([("", [dose("20210611", W[3])]), ("", [dose("20210611", W[0])])])
+    deliver(feed_root, "VRS_RECORDS_20260401.csv", records, feed="vrs")
+    [r] = run("vrs", source, db_url)
+    assert (r["accepted"], r["review"]) == (1, 1)
+    assert rows(db_url, "SELECT atena_no, dose_no FROM doses") == [(A[1], 1)]
+    # The same rows again (other bytes): nothing new, the rows in review go to review again.
+    deliver(feed_root, "VRS_SUBJECTS_20260402.csv", data + b"\r\n", feed="vrs")
+    [s] = run("vrs", source, db_url)
+    assert (s["accepted"], s["review"], s["duplicates"]) == (0, 2, 4)

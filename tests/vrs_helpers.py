@@ -13,13 +13,15 @@ HOME = "131032"
 OTHER = "131024"  # Shinjuku... a valid Tokyo ward code other than ours
 
 
-def subjects_csv(rows: list[tuple[str, str, str]], code: str = HOME) -> bytes:
-    """rows: (voucher, atena_no, birth YYYYMMDD)."""
+def subjects_csv(rows: list[tuple[str, ...]], code: str = HOME) -> bytes:
+    """rows: (voucher, atena_no, birth YYYYMMDD[, カナ氏名[, 性別]]); the name and sex default to
+    those of conftest.person (シケン　タロウ, 1)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["自治体コード", "券番号", "宛名番号", "カナ氏名", "生年月日", "性別"])
-    for voucher, atena, birth in rows:
-        w.writerow([code, voucher, atena, "シケン　タロウ", birth, "1"])
+    for voucher, atena, birth, *rest in rows:
+        kana, sex = [*rest, *("シケン　タロウ", "1")[len(rest) :]]
+        w.writerow([code, voucher, atena, kana, birth, sex])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 

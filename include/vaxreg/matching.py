@@ -6,12 +6,13 @@ privacy.md §Matching, in two passes over whole columns (no query or loop per re
    that person when birth date and sex agree and the normalised kana name is the same,
    the same after folding (voiced marks, small kana, ー) or one edit away.
 2. **Probabilistic** (Fellegi–Sunter), for every other record: candidate pairs come
-   from blocking (birth year + the digits of month and day in any order, so swapped
-   digits still meet; the folded kana name; the first three folded kana + birth year +
-   sex; the record's own 宛名番号), each pair is compared field by field into levels
-   (``data/matching.toml``), and the match weight is the sum of ``log2(m/u)``. The u
-   probabilities are measured on the registry at match time from random pairs of
-   persons; an exact name's u is the name's own frequency (term-frequency adjustment).
+   from blocking (birth year + the month/day digits in any order, so swapped digits still
+   meet; the folded name + birth year, and + month/day; the first three folded kana +
+   birth month + sex; the record's own 宛名番号), each pair is compared field by field
+   into levels (``data/matching.toml``), and the match weight is the sum of ``log2(m/u)``.
+   m are reviewed priors; u are measured on the registry at match time from random pairs
+   of persons, with an exact name's u its own frequency (term-frequency adjustment) and
+   the birth date and name measured together where they depend on each other (cohorts).
    A record is attached when its best candidate reaches the threshold with the margin
    over the runner-up; otherwise it goes to review with its candidates and scores.
 
@@ -170,6 +171,8 @@ class _Rows:
             for code, value, block in zip(todo, normal.to_pylist(), street.to_pylist(), strict=True):
                 self._address_norm[code] = _intern(self._address_index, value)
                 self._street_norm[code] = _intern(self._street_index, block)
+        if not len(self.address_raw_values):  # no address on either side
+            return np.full(len(raw), -1, dtype=np.int32), np.full(len(raw), -1, dtype=np.int32)
         safe = np.maximum(raw, 0)
         return (
             np.where(raw >= 0, self._address_norm[safe], -1),
@@ -177,7 +180,7 @@ class _Rows:
         )
 
 
-# What follows the last block number of an address: the building and room.
+# The street of a normalised address: the town and its block numbers (the rest is building and room).
 _BUILDING = r"^([^0-9]*[0-9]+(?:-[0-9]+)*).*$"
 
 

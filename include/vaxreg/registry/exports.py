@@ -79,6 +79,16 @@ def _vaccination_summary(conn: Connection) -> dict[str, int]:
         "preliminary_only": one("SELECT COUNT(*) FROM preliminary_exams"),
         "quarantined": one(f"SELECT COUNT(*) FROM quarantine WHERE feed IN {feeds}"),
         "review_open": one("SELECT COUNT(*) FROM review_items WHERE status = 'open'"),
+        # How the stored doses of these feeds were put on their person (decided_by, decisions §37).
+        "matched_deterministic": one(
+            f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(deterministic)%%'"
+        ),
+        "matched_probabilistic": one(
+            f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(match weight%%'"
+        ),
+        "matched_by_review": one(
+            f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(review decision)%%'"
+        ),
         "corrections": one("SELECT COUNT(*) FROM dose_history"),
         "fee_records": one("SELECT COUNT(*) FROM fee_details WHERE fee > 0"),
         "fee_total_yen": one("SELECT SUM(fee) FROM fee_details"),
@@ -136,6 +146,10 @@ def format_summary(s: dict[str, object]) -> str:
             f"予診のみ {v['preliminary_only']:,}; corrections {v['corrections']:,})"
         )
         lines.append(f"  quarantined {v['quarantined']:,}; in review {v['review_open']:,}")
+        lines.append(
+            f"  doses put on their person by 宛名番号 {v['matched_deterministic']:,}, "
+            f"by the matcher {v['matched_probabilistic']:,}, by a reviewer {v['matched_by_review']:,}"
+        )
         lines.append(
             f"  commission fees: {v['fee_records']:,} paying record(s), total ¥{v['fee_total_yen']:,} "
             f"(placeholder fee table); statements published {v['fee_statements']:,}"

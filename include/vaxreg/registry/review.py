@@ -11,7 +11,8 @@ Life of an item (``review_items.status``)::
   (``resolved_atena_no``), with an audit record (P4), in the caller's transaction.
 * :func:`apply_resolutions` runs at the start of a feed's apply step (clinic, otherward, vrs),
   even when no file arrived: the accepted items of the feed become one manifest per original
-  file (``review-resolutions/<run_id>/<file>``), their received rows are re-staged and
+  file (``review-resolutions/<run_id>/<file>``; VRS subjects files first, so that records
+  resolved by voucher find the holders just decided), their received rows are re-staged and
   re-validated exactly as the feed's parse and validate steps do, and the feed's own apply
   function runs on them with the decided person in place of matching. Person state, dose
   identity, schedule, fees and audit run as for any row, so an accepted record may still end
@@ -241,10 +242,14 @@ def apply_resolutions(conn: Connection, feed: str, actor: ledger.Actor) -> list[
         return []
     items = pd.DataFrame([tuple(r) for r in rows], columns=cols)
     items["original"] = items["file_name"].map(original_file)
-    out = []
-    for original, group in items.groupby("original", sort=False):
-        out.append(_apply_group(conn, feed, str(original), group, actor))
-    return out
+    groups = sorted(items.groupby("original", sort=False), key=lambda g: _order(feed, str(g[0])))
+    return [_apply_group(conn, feed, str(original), group, actor) for original, group in groups]
+
+
+def _order(feed: str, original: str) -> int:
+    """VRS subjects before records (stable otherwise): a records row resolved by voucher in the
+    same run must find the holder a subjects resolution attaches."""
+    return 0 if feeds.layout_for(feed, original).kind == "vrs_subjects" else 1
 
 
 def _apply_group(
@@ -275,7 +280,19 @@ def _apply_group(
     staged, decided = restage(feed, original, group)
     layout = feeds.layout_for(feed, original)
     outcome: ledger.Outcome
-    if feed == "vrs":
+    if layout.kind == "vrs_subjects":
+        from vaxreg.registry import vrs
+
+        outcome = vrs.apply_subjects(
+            conn,
+            staged,
+            manifest_id=mid,
+            file_name=name,
+            rejected=[],
+            actor=actor,
+            decided_atena=decided,
+        )
+    elif feed == "vrs":
         from vaxreg.registry import vrs
 
         outcome = vrs.apply_records(
@@ -337,7 +354,7 @@ def _decided_by(conn: Connection, manifest_id: int, group: pd.DataFrame) -> None
             }
         ),
     )
-    for table in ("doses", "preliminary_exams"):
+    for table in ("doses", "preliminary_exams", "vrs_subjects"):
         conn.exec_driver_sql(
             f"UPDATE {table} SET decided_by = decided_by || ' ' || (SELECT t.decided_by "
             f"FROM tmp_review_decided t WHERE t.row_no = {table}.row_no) "
@@ -360,7 +377,8 @@ def restage(feed: str, original: str, group: pd.DataFrame) -> tuple[pa.Table, pa
     raws = [json.loads(r) for r in group["raw_row"]]
     row_nos = [int(r) for r in group["row_no"]]
     atena = list(group["resolved_atena_no"])
-    if feed == "vrs":
+    layout = feeds.layout_for(feed, original)
+    if layout.kind == "vrs_records":
         data: dict[str, list[Any]] = {
             c: [] for c in ("row_no", "dose_no", "atena_given", *feeds.VRS_DOSE_FIELDS)
         }
@@ -375,8 +393,7 @@ def restage(feed: str, original: str, group: pd.DataFrame) -> tuple[pa.Table, pa
                 decided.append(a)
         types = {"row_no": pa.int32(), "dose_no": pa.int32()}
         table = pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in data.items()})
-    else:
-        layout = feeds.layout_for(feed, original)
+    else:  # one received row per item (clinic, other-ward, VRS subjects)
         table = pa.table(
             {c: pa.array([_text(r.get(c)) for r in raws], pa.string()) for c in layout.fields}
             | {"row_no": pa.array(row_nos, pa.int32())}

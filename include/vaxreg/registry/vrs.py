@@ -1,8 +1,12 @@
 """Apply the VRS files (vrs.md) and publish the VRS flags (feeds.md §7), set-based.
 
 **Subjects** (``VRS_SUBJECTS_YYYYMMDD.csv``): one voucher per row, kept in ``vrs_subjects``
-(unique per municipality and voucher number). A voucher seen again with the same holder is a
-duplicate; with other values a correction (prior version to ``vrs_subject_history``).
+(unique per municipality and voucher number). Each row is placed on its holder by the identity
+matcher (privacy.md §Matching, :mod:`vaxreg.matching`): the person of its 宛名番号 when kana
+name, birth date and sex agree, else the one person the probabilistic pass finds clearly best;
+a row neither places goes to review with its candidates (a reviewer's decision is applied on
+the next run). A voucher seen again with the same holder and values is a duplicate; with other
+values a correction (prior version to ``vrs_subject_history``).
 
 **Records** (``VRS_RECORDS_YYYYMMDD.csv``), unpivoted at parse to one row per dose. Each file
 row is resolved to a person exactly as vrs.md says:
@@ -34,9 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from vaxreg import identity, outbound, schedule
+from vaxreg import identity, matching, outbound, schedule
 from vaxreg.feeds import FileRejected, home_municipality, scrub
-from vaxreg.registry import ledger
+from vaxreg.registry import ledger, resident
 from vaxreg.registry.db import bulk_insert, read_table
 
 VACCINE = "31"  # 新型コロナ（特例臨時）, vaccines.md
@@ -110,25 +114,6 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     return ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
 
 
-def _persons(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
-    cols = ["atena_no", "p_status", "p_removed"]
-    keys = pd.unique(pd.Series(atena).dropna())
-    if len(keys) == 0:
-        return pd.DataFrame(columns=cols)
-    _temp(
-        conn,
-        "tmp_vrs_atena",
-        {"atena_no": "VARCHAR(10) PRIMARY KEY"},
-        pa.table({"atena_no": pa.array(keys, pa.string())}),
-    )
-    rows = conn.exec_driver_sql(
-        "SELECT p.atena_no, p.status, CAST(p.removed_date AS TEXT) FROM persons p "
-        "JOIN tmp_vrs_atena t ON t.atena_no = p.atena_no"
-    ).fetchall()
-    _drop(conn, "tmp_vrs_atena")
-    return pd.DataFrame(rows, columns=cols)
-
-
 def _quarantine(
     conn: Connection,
     file_name: str,
@@ -172,6 +157,75 @@ def apply_file(
 
 # --------------------------------------------------------------------------- subjects
 
+SUBJECT_RECEIVED = ("municipality_code", "voucher", "atena_no", "name_kana", "birth_date", "sex")
+
+
+def _named(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
+    """The registry's matching fields of the persons named by 宛名番号 (distinct, non-null)."""
+    cols = list(matching.REGISTRY_COLUMNS)
+    keys = pd.unique(pd.Series(atena).dropna())
+    if len(keys) == 0:
+        return pd.DataFrame(columns=cols)
+    _temp(
+        conn,
+        "tmp_vrs_named",
+        {"atena_no": "VARCHAR(10) PRIMARY KEY"},
+        pa.table({"atena_no": pa.array(keys, pa.string())}),
+    )
+    found = read_table(
+        conn,
+        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.address "
+        "FROM persons p JOIN tmp_vrs_named t ON t.atena_no = p.atena_no",
+        cols,
+    )
+    _drop(conn, "tmp_vrs_named")
+    return found.to_pandas()
+
+
+def _place_subjects(
+    conn: Connection, df: pd.DataFrame, live: np.ndarray, decided: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """privacy.md §Matching for the live subject rows, as the clinic feed does
+    (:func:`vaxreg.registry.doses._reconcile`): (person or None, how it was placed, the 宛名番号
+    given names a registry person, matcher result of the rows matched).
+
+    A reviewer's decision (``decided``) comes first (None when that person is not in the
+    registry); then the deterministic pass against the persons the rows name; then, only for
+    the rows left, the probabilistic pass against the whole registry."""
+    n = len(df)
+    person = np.full(n, None, dtype=object)
+    how = np.full(n, "", dtype=object)
+    well = df["atena_no"].fillna("").str.fullmatch(r"[0-9]{10}").to_numpy(dtype=bool)
+    records = pd.DataFrame(
+        {
+            "atena_no": df["atena_no"].where(well, None),
+            "name_kana": df["name_kana"],
+            "birth_date": df["birth_date"],
+            "sex": df["sex"],
+            "address": pd.Series([None] * n, dtype=object, index=df.index),
+        }
+    )
+    by_person = live & pd.notna(decided)
+    if by_person.any():
+        exists = _named(conn, decided[by_person])["atena_no"]
+        ok = by_person & pd.Series(decided).isin(exists).to_numpy()
+        person[ok] = decided[ok]
+        how[by_person] = "review decision"
+    todo = live & ~by_person
+    named = _named(conn, records.loc[todo, "atena_no"].dropna().to_numpy())
+    known = records["atena_no"].isin(named["atena_no"]).to_numpy()
+    result = matching.link(records[todo], named, probabilistic=False)
+    if (result["decision"] == "review").any():
+        rest = result.index[result["decision"] == "review"]
+        result.loc[rest] = matching.link(records.loc[rest], resident.matching_view(conn))
+    idx = result.index.to_numpy()
+    accepted = (result["decision"] != "review").to_numpy()
+    person[idx[accepted]] = result["atena_no"].to_numpy()[accepted]
+    how[idx] = result["decision"].to_numpy()
+    prob = (result["decision"] == "probabilistic").to_numpy()
+    how[idx[prob]] = [f"match weight {w:.1f}" for w in result["weight"].to_numpy()[prob]]
+    return person, how, known, result
+
 
 def apply_subjects(
     conn: Connection,
@@ -181,9 +235,28 @@ def apply_subjects(
     file_name: str,
     rejected: list[tuple[int, str, str]],
     actor: ledger.Actor,
+    decided_atena: pa.Array | None = None,
 ) -> Outcome:
+    """Apply one validated subjects file (or the accepted review items of one) inside the
+    caller's transaction.
+
+    Each live row (valid, ours, not repeated in the file) is placed on a person by the identity
+    matcher (privacy.md §Matching): the person of its 宛名番号 when kana name, birth date and
+    sex agree (a typo-level kana difference allowed), else the one person the probabilistic
+    pass finds clearly best. A row neither places goes to review with its candidates, unless
+    its voucher is on record with the same name, birth date and sex (an earlier decision
+    stands). ``vrs_subjects.atena_no`` is the person placed; what was received stays in the
+    file, the audit detail and the review item.
+
+    ``decided_atena`` (one per staged row, null for none): the person a reviewer decided
+    (:mod:`vaxreg.registry.review`); such rows skip matching, and are quarantined
+    (``decided_person_unknown``) when that person is not in the registry."""
     df = staged.to_pandas()
     n = len(df)
+    for c in SUBJECT_RECEIVED:
+        if c not in df.columns:
+            df[c] = None
+    received = df[list(SUBJECT_RECEIVED)].copy()  # as received: what review items keep
     out = Outcome(rows_read=n + len(rejected), file_rows=n + len(rejected))
     dup = df["is_duplicate"].to_numpy(dtype=bool)
     reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "").astype(object)
@@ -192,12 +265,9 @@ def apply_subjects(
     other = live & (df["municipality_code"] != home).to_numpy()
     reason[other] = "municipality_not_ours"
     live &= ~other
-    persons = _persons(conn, df.loc[live, "atena_no"].to_numpy())
-    unknown = live & ~df["atena_no"].isin(persons["atena_no"]).to_numpy()
-    reason[unknown] = "atena_no_unknown"
-    live &= ~unknown
     df["birth_date"] = _iso(df["birth_date__date"])
     key = ["municipality_code", "voucher_no"]
+    # The same voucher twice in the file: the same values again, or a conflict (as received).
     sub = df.loc[live, [*key, *SUBJECT_FIELDS]]
     same = sub.duplicated(keep="first").to_numpy()
     duplicate = dup.copy()
@@ -208,13 +278,47 @@ def apply_subjects(
     reason[conflict] = "conflicting_records_in_file"
     live &= ~conflict
 
+    # 1. The person of each row: a reviewer's decision, else the matcher.
+    decided = np.full(n, None, dtype=object)
+    if decided_atena is not None:
+        if len(decided_atena) != n:
+            raise ValueError(f"decided_atena has {len(decided_atena)} values for {n} staged rows")
+        decided = np.asarray(decided_atena.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    person, how, known, match = _place_subjects(conn, df, live, decided)
+    gone = live & pd.notna(decided) & pd.isna(person)
+    reason[gone] = "decided_person_unknown"
+    live &= ~gone
+    existing = _existing_subjects(conn, df[live])
+    unplaced = live & pd.isna(person)
+    if unplaced.any() and len(existing):
+        # The voucher on record with the same name, birth date and sex: its holder stands.
+        j = df.loc[unplaced, [*key, *SUBJECT_FIELDS[1:]]].merge(
+            existing, on=key, how="left", suffixes=("", "_db")
+        )
+        held = j["id"].notna().to_numpy() & np.logical_and.reduce(
+            [_same(j[c], j[f"{c}_db"]) for c in SUBJECT_FIELDS[1:]]
+        )
+        rows_held = np.flatnonzero(unplaced)[held]
+        person[rows_held] = j["atena_no"].to_numpy()[held]
+        how[rows_held] = "as on record"
+    to_review = live & pd.isna(person)
+    review_reason = np.full(n, "", dtype=object)
+    if to_review.any():
+        given = np.where(known, "atena_no_disagrees", "atena_no_unknown").astype(object)
+        rv = np.flatnonzero(to_review)
+        review_reason[rv] = given[rv] + ";" + match.loc[rv, "reasons"].to_numpy(dtype=object)
+    live &= ~to_review
+    # From here on a row's atena_no is its person's (the received value stays in ``received``).
+    df["atena_no"] = np.where(live, person, df["atena_no"].to_numpy(dtype=object))
+    df["how"] = how
+
     d = df[live].copy()
-    existing = _existing_subjects(conn, d)
-    j = d[["row_no", *key, *SUBJECT_FIELDS]].merge(existing, on=key, how="left", suffixes=("", "_db"))
+    j = d[["row_no", *key, *SUBJECT_FIELDS, "how"]].merge(existing, on=key, how="left", suffixes=("", "_db"))
     on_record = j["id"].notna().to_numpy()
     unchanged = np.logical_and.reduce([_same(j[c], j[f"{c}_db"]) for c in SUBJECT_FIELDS])
     duplicate[np.flatnonzero(live)[on_record & unchanged]] = True
     write = j[~(on_record & unchanged)].copy()
+    given_atena = received.loc[live, "atena_no"].to_numpy(dtype=object)[~(on_record & unchanged)]
     is_corr = write["id"].notna().to_numpy()
     now = ledger.now_text()
     decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
@@ -250,7 +354,7 @@ def apply_subjects(
             "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
             "row_no": pa.array(write["row_no"].astype("int64"), pa.int64()),
             "version": pa.array(version, pa.int64()),
-            "decided_by": pa.repeat(pa.scalar(decided_by, pa.string()), k),
+            "decided_by": pa.array(decided_by + " (" + write["how"] + ")", pa.string()),
             "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
         }
         table = pa.table(data)
@@ -258,7 +362,17 @@ def apply_subjects(
             bulk_insert(conn, "vrs_subjects", table.filter(pa.array(is_corr)))
         if (~is_corr).any():
             bulk_insert(conn, "vrs_subjects", table.filter(pa.array(~is_corr)).drop_columns(["id"]))
-        detail = (file_name + "#row=" + write["row_no"].astype("int64").astype(str)).to_numpy()
+        # How the row was placed, and the 宛名番号 received when it named someone else.
+        given_s = pd.Series(given_atena, index=write.index, dtype=object)
+        moved = (" given=" + given_s).where(given_s != write["atena_no"], "")
+        detail = (
+            file_name
+            + "#row="
+            + write["row_no"].astype("int64").astype(str)
+            + " match="
+            + write["how"]
+            + moved
+        ).to_numpy()
         for action, mask in (("insert", ~is_corr), ("update", is_corr)):
             if mask.any():
                 ledger.write_audit(
@@ -274,6 +388,30 @@ def apply_subjects(
                     ),
                     detail=detail[mask],
                 )
+    # Review: one item per row no one could place, with the matcher's candidates and scores.
+    if to_review.any():
+        rv = np.flatnonzero(to_review)
+        k = len(rv)
+        bulk_insert(
+            conn,
+            "review_items",
+            pa.table(
+                {
+                    "feed": pa.repeat(pa.scalar("vrs", pa.string()), k),
+                    "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                    "row_no": pa.array(df.loc[to_review, "row_no"].astype("int64"), pa.int64()),
+                    "reasons": pa.array(list(review_reason[rv]), pa.string()),
+                    "candidates": pa.array(list(match.loc[rv, "candidates"]), pa.string()),
+                    "scores": pa.array(list(match.loc[rv, "scores"]), pa.string()),
+                    "raw_row": pa.array(
+                        [_raw(r) for r in received[to_review].to_dict("records")], pa.string()
+                    ),
+                    "status": pa.repeat(pa.scalar("open", pa.string()), k),
+                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+                }
+            ),
+        )
     q = reason != ""
     raws = [
         scrub(
@@ -283,7 +421,7 @@ def apply_subjects(
                 default=str,
             )
         )
-        for r in df[q].to_dict("records")
+        for r in received[q].to_dict("records")
     ]
     _quarantine(
         conn,
@@ -294,6 +432,7 @@ def apply_subjects(
         raws + [r[2] for r in rejected],
     )
     out.quarantined = int(q.sum()) + len(rejected)
+    out.review = int(to_review.sum())
     out.duplicates = int(duplicate.sum())
     out.accepted = len(write)
     out.corrections = int(is_corr.sum())
@@ -306,6 +445,12 @@ def apply_subjects(
     )
     assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
     return out
+
+
+def _raw(record: dict[str, object]) -> str:
+    """A received row as review items keep it (JSON, no My Number: the file has none, P3 anyway)."""
+    kept = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
+    return scrub(json.dumps(kept, ensure_ascii=False, default=str))
 
 
 def _existing_subjects(conn: Connection, d: pd.DataFrame) -> pd.DataFrame:
