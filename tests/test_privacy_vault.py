@@ -212,3 +212,31 @@ def test_roles_are_created_once_for_every_registry(pg_url: str) -> None:
                 ).fetchall()
                 assert roles == [(vault.LOADER_ROLE, False), (vault.VAULT_ROLE, False)]
                 assert vault.schema_name(conn) != first.rsplit("%3D", 1)[1] + "_vault"
+
+
+def test_matching_places_records_as_a_role_that_cannot_read_the_vault(
+    pg_registry: str, feed_root: Path
+) -> None:
+    """P2: records without 宛名番号 are put on their person by the matcher running as the loading
+    role, which cannot read My Number (above): the matcher never uses it."""
+    from test_clinic import HEADER, clinic_csv, rec
+
+    loader = as_role(pg_registry, vault.LOADER_ROLE)
+    people = [
+        person(
+            "0000000001", kojin_no=NUMBERS["0000000001"], name_kana="タカハシ　レン", birth_date="1957-01-31"
+        ),
+        person("0000000002", kojin_no=NUMBERS["0000000002"], name_kana="サイトウ　ヨウコ", sex="2"),
+    ]
+    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv(people))
+    source = f"file://{feed_root}"
+    pipeline.report(pipeline.run_feed("resident", ACTOR, source_url=source, db_url=loader))
+    flu = rec("", "ﾀｶﾊｼ ﾚﾝ", "S320131", "1", "21", "00", "1", "R080318", 接種地コード="131075", 住所="")
+    deliver(feed_root, "TAKU_202603_131075.csv", clinic_csv([flu], [*HEADER, "住所"]), feed="otherward")
+    actor = pipeline.make_actor("otherward", run_id="vault-test", task_id="test")
+    [s] = pipeline.report(pipeline.run_feed("otherward", actor, source_url=source, db_url=loader))
+    assert (s["rows"], s["accepted"], s["review"]) == (1, 1, 0)
+    with db.transaction(loader) as conn:
+        [(atena, how)] = conn.exec_driver_sql("SELECT atena_no, decided_by FROM doses").fetchall()
+    assert atena == "0000000001" and "(match weight " in how
+    db.engine(loader).dispose()

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from vaxreg import fees, matching, schedule
+from vaxreg import fees, schedule
 from vaxreg.feeds import scrub
 from vaxreg.registry import ledger, resident, welfare
 from vaxreg.registry.db import bulk_insert, read_table
@@ -72,22 +72,6 @@ def _temp_keys(conn: Connection, name: str, atena: np.ndarray) -> None:
         conn.exec_driver_sql(f"ANALYZE {name}")  # row count and width for the join plan
 
 
-def _named(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
-    """The registry's matching fields of the persons named by 宛名番号."""
-    cols = list(matching.REGISTRY_COLUMNS)
-    if len(atena) == 0:
-        return pd.DataFrame(columns=cols)
-    _temp_keys(conn, "tmp_named", atena)
-    found = read_table(
-        conn,
-        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.address "
-        "FROM persons p JOIN tmp_named t ON t.atena_no = p.atena_no",
-        cols,
-    )
-    conn.exec_driver_sql("DROP TABLE tmp_named")
-    return found.to_pandas()
-
-
 def _persons(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
     """State of the persons records were attached to; leaves their keys in ``tmp_dose_atena``
     for :func:`_existing_doses`."""
@@ -109,9 +93,8 @@ def _reconcile(
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """privacy.md §Matching for the live rows: (person or None, how it was decided, matcher result).
 
-    A person's decision on a review item (``decided``) comes first; then the deterministic
-    pass against the persons the rows name, and only if rows are left, the probabilistic
-    pass against the whole registry (:func:`vaxreg.matching.link`)."""
+    A person's decision on a review item (``decided``) comes first; then the matcher
+    (:func:`vaxreg.registry.resident.place`)."""
     n = len(df)
     person = np.full(n, None, dtype=object)
     how = np.full(n, "", dtype=object)
@@ -127,18 +110,11 @@ def _reconcile(
     by_person = live & pd.notna(decided)
     person[by_person] = decided[by_person]
     how[by_person] = "review decision"
-    todo = live & ~by_person
-    named = _named(conn, records.loc[todo, "atena_no"].dropna().to_numpy())
-    result = matching.link(records[todo], named, probabilistic=False)
-    if (result["decision"] == "review").any():
-        rest = result.index[result["decision"] == "review"]
-        result.loc[rest] = matching.link(records.loc[rest], resident.matching_view(conn))
+    result = resident.place(conn, records[live & ~by_person])
     idx = result.index.to_numpy()
     accepted = (result["decision"] != "review").to_numpy()
     person[idx[accepted]] = result["atena_no"].to_numpy()[accepted]
-    how[idx] = result["decision"].to_numpy()
-    prob = (result["decision"] == "probabilistic").to_numpy()
-    how[idx[prob]] = [f"match weight {w:.1f}" for w in result["weight"].to_numpy()[prob]]
+    how[idx] = result["how"].to_numpy()
     return person, how, result
 
 
@@ -416,28 +392,18 @@ def apply_file(
     out.fee_total = _write_fees(conn, fresh, p, feed, manifest_id, file_name, file_date, now)
 
     # Review items and quarantine.
-    rv = received[to_review]
-    if len(rv):
-        k = len(rv)
+    if to_review.any():
         rows = np.flatnonzero(to_review)
-        scores = match.loc[rows, "scores"].to_numpy(dtype=object)
-        bulk_insert(
+        ledger.write_review(
             conn,
-            "review_items",
-            pa.table(
-                {
-                    "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
-                    "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                    "row_no": pa.array(df.loc[to_review, "row_no"], pa.int64()),
-                    "reasons": pa.array(review_reason[to_review], pa.string()),
-                    "candidates": pa.array(match.loc[rows, "candidates"], pa.string()),
-                    "scores": pa.array(scores, pa.string()),
-                    "raw_row": pa.array([_raw(r) for r in rv.to_dict("records")], pa.string()),
-                    "status": pa.repeat(pa.scalar("open", pa.string()), k),
-                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-                }
-            ),
+            feed=feed,
+            file_name=file_name,
+            manifest_id=manifest_id,
+            row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
+            reasons=list(review_reason[to_review]),
+            candidates=list(match.loc[rows, "candidates"]),
+            scores=list(match.loc[rows, "scores"]),
+            raws=[_raw(r) for r in received[to_review].to_dict("records")],
         )
     q = quarantine_reason != ""
     raws = [_raw(r) for r in received[q].to_dict("records")] + [r[2] for r in rejected]

@@ -205,3 +205,39 @@ def write_quarantine(
             }
         ),
     )
+
+
+def write_review(
+    conn: Connection,
+    *,
+    feed: str,
+    file_name: str,
+    manifest_id: int,
+    row_nos: Sequence[int],
+    reasons: Sequence[str],
+    candidates: Sequence[str],
+    raws: Sequence[str],
+    scores: Sequence[str | None] | None = None,
+) -> int:
+    """Open review items (privacy.md §Matching): rows no one could put on a person without a
+    human, with the candidates (';'-joined 宛名番号, best first), the matcher's ``scores``
+    (JSON) and the received rows, My Number removed."""
+    k = len(row_nos)
+    return bulk_insert(
+        conn,
+        "review_items",
+        pa.table(
+            {
+                "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
+                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
+                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+                "row_no": pa.array(row_nos, pa.int64()),
+                "reasons": pa.array(reasons, pa.string()),
+                "candidates": pa.array(candidates, pa.string()),
+                "scores": pa.array(scores if scores is not None else [None] * k, pa.string()),
+                "raw_row": pa.array(raws, pa.string()),
+                "status": pa.repeat(pa.scalar("open", pa.string()), k),
+                "recorded_at": pa.repeat(pa.scalar(now_text(), pa.string()), k),
+            }
+        ),
+    )

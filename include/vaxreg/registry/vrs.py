@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from vaxreg import identity, matching, outbound, schedule
+from vaxreg import identity, outbound, schedule
 from vaxreg.feeds import FileRejected, home_municipality, scrub
 from vaxreg.registry import ledger, resident
 from vaxreg.registry.db import bulk_insert, read_table
@@ -160,28 +160,6 @@ def apply_file(
 SUBJECT_RECEIVED = ("municipality_code", "voucher", "atena_no", "name_kana", "birth_date", "sex")
 
 
-def _named(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
-    """The registry's matching fields of the persons named by 宛名番号 (distinct, non-null)."""
-    cols = list(matching.REGISTRY_COLUMNS)
-    keys = pd.unique(pd.Series(atena).dropna())
-    if len(keys) == 0:
-        return pd.DataFrame(columns=cols)
-    _temp(
-        conn,
-        "tmp_vrs_named",
-        {"atena_no": "VARCHAR(10) PRIMARY KEY"},
-        pa.table({"atena_no": pa.array(keys, pa.string())}),
-    )
-    found = read_table(
-        conn,
-        "SELECT p.atena_no, p.name_kana, CAST(p.birth_date AS TEXT), p.sex, p.address "
-        "FROM persons p JOIN tmp_vrs_named t ON t.atena_no = p.atena_no",
-        cols,
-    )
-    _drop(conn, "tmp_vrs_named")
-    return found.to_pandas()
-
-
 def _place_subjects(
     conn: Connection, df: pd.DataFrame, live: np.ndarray, decided: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
@@ -190,8 +168,7 @@ def _place_subjects(
     given names a registry person, matcher result of the rows matched).
 
     A reviewer's decision (``decided``) comes first (None when that person is not in the
-    registry); then the deterministic pass against the persons the rows name; then, only for
-    the rows left, the probabilistic pass against the whole registry."""
+    registry); then the matcher (:func:`vaxreg.registry.resident.place`)."""
     n = len(df)
     person = np.full(n, None, dtype=object)
     how = np.full(n, "", dtype=object)
@@ -207,23 +184,17 @@ def _place_subjects(
     )
     by_person = live & pd.notna(decided)
     if by_person.any():
-        exists = _named(conn, decided[by_person])["atena_no"]
+        exists = resident.named_persons(conn, decided[by_person])["atena_no"]
         ok = by_person & pd.Series(decided).isin(exists).to_numpy()
         person[ok] = decided[ok]
         how[by_person] = "review decision"
-    todo = live & ~by_person
-    named = _named(conn, records.loc[todo, "atena_no"].dropna().to_numpy())
-    known = records["atena_no"].isin(named["atena_no"]).to_numpy()
-    result = matching.link(records[todo], named, probabilistic=False)
-    if (result["decision"] == "review").any():
-        rest = result.index[result["decision"] == "review"]
-        result.loc[rest] = matching.link(records.loc[rest], resident.matching_view(conn))
+    result = resident.place(conn, records[live & ~by_person])
     idx = result.index.to_numpy()
     accepted = (result["decision"] != "review").to_numpy()
     person[idx[accepted]] = result["atena_no"].to_numpy()[accepted]
-    how[idx] = result["decision"].to_numpy()
-    prob = (result["decision"] == "probabilistic").to_numpy()
-    how[idx[prob]] = [f"match weight {w:.1f}" for w in result["weight"].to_numpy()[prob]]
+    how[idx] = result["how"].to_numpy()
+    known = np.zeros(n, dtype=bool)
+    known[idx] = result["atena_known"].to_numpy(dtype=bool)
     return person, how, known, result
 
 
@@ -391,26 +362,16 @@ def apply_subjects(
     # Review: one item per row no one could place, with the matcher's candidates and scores.
     if to_review.any():
         rv = np.flatnonzero(to_review)
-        k = len(rv)
-        bulk_insert(
+        ledger.write_review(
             conn,
-            "review_items",
-            pa.table(
-                {
-                    "feed": pa.repeat(pa.scalar("vrs", pa.string()), k),
-                    "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                    "row_no": pa.array(df.loc[to_review, "row_no"].astype("int64"), pa.int64()),
-                    "reasons": pa.array(list(review_reason[rv]), pa.string()),
-                    "candidates": pa.array(list(match.loc[rv, "candidates"]), pa.string()),
-                    "scores": pa.array(list(match.loc[rv, "scores"]), pa.string()),
-                    "raw_row": pa.array(
-                        [_raw(r) for r in received[to_review].to_dict("records")], pa.string()
-                    ),
-                    "status": pa.repeat(pa.scalar("open", pa.string()), k),
-                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-                }
-            ),
+            feed="vrs",
+            file_name=file_name,
+            manifest_id=manifest_id,
+            row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
+            reasons=list(review_reason[rv]),
+            candidates=list(match.loc[rv, "candidates"]),
+            scores=list(match.loc[rv, "scores"]),
+            raws=[_raw(r) for r in received[to_review].to_dict("records")],
         )
     q = reason != ""
     raws = [
@@ -904,23 +865,15 @@ def apply_records(
             scrub(json.dumps({"個別宛名番号": a_, "doses": by_row[int(rows_u[i])]}, ensure_ascii=False))
             for i, a_ in zip(rv, given_rv, strict=True)
         ]
-        k = len(rv)
-        bulk_insert(
+        ledger.write_review(
             conn,
-            "review_items",
-            pa.table(
-                {
-                    "feed": pa.repeat(pa.scalar("vrs", pa.string()), k),
-                    "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                    "row_no": pa.array(rows_u[rv], pa.int64()),
-                    "reasons": pa.array(list(row_reason[rv]), pa.string()),
-                    "candidates": pa.array(list(candidates[rv]), pa.string()),
-                    "raw_row": pa.array(raws, pa.string()),
-                    "status": pa.repeat(pa.scalar("open", pa.string()), k),
-                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-                }
-            ),
+            feed="vrs",
+            file_name=file_name,
+            manifest_id=manifest_id,
+            row_nos=rows_u[rv].tolist(),
+            reasons=list(row_reason[rv]),
+            candidates=list(candidates[rv]),
+            raws=raws,
         )
 
     # Quarantine: one entry per file row, the reasons of its doses as "<n>回目:<code>".
