@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -358,6 +359,12 @@ def raw_row_json(row: dict[str, object], layout: Layout) -> str:
     """The received row as JSON for the quarantine table, without the sensitive columns."""
     hidden = {*layout.sensitive, *(layout.rename.get(c, c) for c in layout.sensitive)}
     kept = {k: v for k, v in row.items() if k not in hidden and k != "row_no"}
+    return scrub(json.dumps(kept, ensure_ascii=False, default=str))
+
+
+def received_json(record: dict[str, object]) -> str:
+    """A received row (NaN as null) as review items and quarantine keep it, 12-digit runs masked."""
+    kept = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
     return scrub(json.dumps(kept, ensure_ascii=False, default=str))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg import fees, schedule
-from vaxreg.feeds import scrub
+from vaxreg.feeds import received_json
 from vaxreg.registry import ledger, resident, welfare
 from vaxreg.registry.db import bulk_insert, read_table
 from vaxreg.registry.schema_doses import DOSE_ATTRIBUTES, DOSE_KEY
@@ -403,20 +402,18 @@ def apply_file(
             reasons=list(review_reason[to_review]),
             candidates=list(match.loc[rows, "candidates"]),
             scores=list(match.loc[rows, "scores"]),
-            raws=[_raw(r) for r in received[to_review].to_dict("records")],
+            raws=[received_json(r) for r in received[to_review].to_dict("records")],
         )
     q = quarantine_reason != ""
-    raws = [_raw(r) for r in received[q].to_dict("records")] + [r[2] for r in rejected]
-    row_nos = [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected]
-    reasons = list(quarantine_reason[q]) + [r[1] for r in rejected]
     ledger.write_quarantine(
         conn,
         feed=feed,
         file_name=file_name,
         manifest_id=manifest_id,
-        row_nos=row_nos,
-        reasons=reasons,
-        raws=raws,
+        row_nos=[int(x) for x in df.loc[q, "row_no"]],
+        reasons=list(quarantine_reason[q]),
+        raws=[received_json(r) for r in received[q].to_dict("records")],
+        rejected=rejected,
     )
 
     out.quarantined = int(q.sum()) + len(rejected)
@@ -426,20 +423,7 @@ def apply_file(
     out.off_schedule = int((d["off_schedule"] != "").sum())
     out.corrections = len(fixes)
     out.preliminary = len(p)
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
-    return out
-
-
-def _raw(record: dict[str, object]) -> str:
-    kept = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
-    return scrub(json.dumps(kept, ensure_ascii=False, default=str))
+    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _dose_table(

@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,21 @@ class Outcome:
 
 
 MANIFEST_COUNTS = tuple(f.name for f in fields(Outcome))
+
+OutcomeT = TypeVar("OutcomeT", bound=Outcome)
+
+
+def close_file(conn: Connection, actor: Actor, file_name: str, manifest_id: int, out: OutcomeT) -> OutcomeT:
+    """End of a file's apply: one audit record with its counts, which must add up."""
+    audit_event(
+        conn,
+        actor,
+        "ingest",
+        "ingest_manifest",
+        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
+    )
+    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
+    return out
 
 
 @dataclass(frozen=True)
@@ -187,8 +203,13 @@ def write_quarantine(
     row_nos: Sequence[int],
     reasons: Sequence[str],
     raws: Sequence[str],
+    rejected: Sequence[tuple[int, str, str]] = (),
 ) -> int:
-    """Quarantine rows with their reason codes; ``raws`` are the received rows, My Number removed."""
+    """Quarantine rows with their reason codes; ``raws`` are the received rows, My Number removed.
+    ``rejected``: the (row_no, reason, raw) of the lines the parser cut out, appended."""
+    row_nos = [*row_nos, *(r[0] for r in rejected)]
+    reasons = [*reasons, *(r[1] for r in rejected)]
+    raws = [*raws, *(r[2] for r in rejected)]
     k = len(row_nos)
     return bulk_insert(
         conn,

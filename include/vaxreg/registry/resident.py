@@ -185,15 +185,7 @@ def apply_file(
     q_rows = pd.concat(quarantined)
     _write_quarantine(conn, q_rows, rejected, manifest_id, file_name)
     out.quarantined = len(q_rows) + len(rejected)
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates
-    return out
+    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _partitions(cand: pd.DataFrame) -> Iterator[pd.DataFrame]:
@@ -257,19 +249,15 @@ def _write_quarantine(
     """``q_rows``: row_no, reasons and the received columns of each quarantined row."""
     received = [c for c in RESIDENT.columns if c in q_rows.columns]
     records = q_rows[received].to_dict("records")
-    raws = [raw_row_json({str(k): v for k, v in r.items()}, RESIDENT) for r in records] + [
-        r[2] for r in rejected
-    ]
-    row_nos = [int(r) for r in q_rows["row_no"]] + [r[0] for r in rejected]
-    reasons = list(q_rows["reasons"]) + [r[1] for r in rejected]
     ledger.write_quarantine(
         conn,
         feed="resident",
         file_name=file_name,
         manifest_id=manifest_id,
-        row_nos=row_nos,
-        reasons=reasons,
-        raws=raws,
+        row_nos=[int(r) for r in q_rows["row_no"]],
+        reasons=list(q_rows["reasons"]),
+        raws=[raw_row_json({str(k): v for k, v in r.items()}, RESIDENT) for r in records],
+        rejected=rejected,
     )
 
 

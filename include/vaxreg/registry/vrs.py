@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg import identity, outbound, schedule
-from vaxreg.feeds import FileRejected, home_municipality, scrub
+from vaxreg.feeds import FileRejected, home_municipality, received_json, scrub
 from vaxreg.registry import ledger, resident
 from vaxreg.registry.db import bulk_insert, read_table
 
@@ -112,25 +112,6 @@ def _iso(col: pd.Series) -> pd.Series:
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     a, b = a.astype(object), b.astype(object)
     return ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
-
-
-def _quarantine(
-    conn: Connection,
-    file_name: str,
-    manifest_id: int,
-    row_nos: list[int],
-    reasons: list[str],
-    raws: list[str],
-) -> None:
-    ledger.write_quarantine(
-        conn,
-        feed="vrs",
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=row_nos,
-        reasons=reasons,
-        raws=raws,
-    )
 
 
 def apply_file(
@@ -371,7 +352,7 @@ def apply_subjects(
             reasons=list(review_reason[rv]),
             candidates=list(match.loc[rv, "candidates"]),
             scores=list(match.loc[rv, "scores"]),
-            raws=[_raw(r) for r in received[to_review].to_dict("records")],
+            raws=[received_json(r) for r in received[to_review].to_dict("records")],
         )
     q = reason != ""
     raws = [
@@ -384,34 +365,22 @@ def apply_subjects(
         )
         for r in received[q].to_dict("records")
     ]
-    _quarantine(
+    ledger.write_quarantine(
         conn,
-        file_name,
-        manifest_id,
-        [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected],
-        list(reason[q]) + [r[1] for r in rejected],
-        raws + [r[2] for r in rejected],
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=[int(x) for x in df.loc[q, "row_no"]],
+        reasons=list(reason[q]),
+        raws=raws,
+        rejected=rejected,
     )
     out.quarantined = int(q.sum()) + len(rejected)
     out.review = int(to_review.sum())
     out.duplicates = int(duplicate.sum())
     out.accepted = len(write)
     out.corrections = int(is_corr.sum())
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
-    return out
-
-
-def _raw(record: dict[str, object]) -> str:
-    """A received row as review items keep it (JSON, no My Number: the file has none, P3 anyway)."""
-    kept = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
-    return scrub(json.dumps(kept, ensure_ascii=False, default=str))
+    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _existing_subjects(conn: Connection, d: pd.DataFrame) -> pd.DataFrame:
@@ -889,13 +858,15 @@ def apply_records(
         nos.append(str(dn))
     q_keys = sorted(q_rows)
     raws = [scrub(json.dumps({"doses": ",".join(q_rows[r][1])}, ensure_ascii=False)) for r in q_keys]
-    _quarantine(
+    ledger.write_quarantine(
         conn,
-        file_name,
-        manifest_id,
-        q_keys + [r[0] for r in rejected],
-        [";".join(q_rows[r][0]) for r in q_keys] + [r[1] for r in rejected],
-        raws + [r[2] for r in rejected],
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=q_keys,
+        reasons=[";".join(q_rows[r][0]) for r in q_keys],
+        raws=raws,
+        rejected=rejected,
     )
 
     out.accepted = len(d_idx)
@@ -904,15 +875,7 @@ def apply_records(
     out.review = int(to_review.sum())
     out.duplicates = int(duplicate.sum())
     out.quarantined = int(quarantined.sum()) + len(rejected)
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
-    return out
+    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _write_doses(

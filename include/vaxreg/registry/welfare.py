@@ -192,17 +192,15 @@ def apply_file(
         scrub(json.dumps({c: r[c] for c in VALUES[short]}, ensure_ascii=False, default=str))
         for _, r in df[q].iterrows()
     ]
-    row_nos = [int(x) for x in df.loc[q, "row_no"]] + [r[0] for r in rejected]
-    reasons = list(reason[q]) + [r[1] for r in rejected]
-    raws += [r[2] for r in rejected]
     ledger.write_quarantine(
         conn,
         feed="welfare",
         file_name=file_name,
         manifest_id=manifest_id,
-        row_nos=row_nos,
-        reasons=reasons,
+        row_nos=[int(x) for x in df.loc[q, "row_no"]],
+        reasons=list(reason[q]),
         raws=raws,
+        rejected=rejected,
     )
     out.quarantined = int(q.sum()) + len(rejected)
     out.duplicates = int(dup.sum())
@@ -214,15 +212,7 @@ def apply_file(
         f"VALUES ({', '.join([m] * 8)})",
         (short, month, file_name, manifest_id, out.rows_read, out.opened, out.closed, now),
     )
-    ledger.audit_event(
-        conn,
-        actor,
-        "ingest",
-        "ingest_manifest",
-        {"file": file_name, "manifest_id": manifest_id} | out.as_dict(),
-    )
-    assert out.rows_read == out.accepted + out.quarantined + out.review + out.duplicates, out
-    return out
+    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _known(conn: Connection, atena: np.ndarray) -> set[str]:
