@@ -280,22 +280,11 @@ def _apply_group(
     staged, decided = restage(feed, original, group)
     layout = feeds.layout_for(feed, original)
     outcome: ledger.Outcome
-    if layout.kind == "vrs_subjects":
+    if feed == "vrs":
         from vaxreg.registry import vrs
 
-        outcome = vrs.apply_subjects(
-            conn,
-            staged,
-            manifest_id=mid,
-            file_name=name,
-            rejected=[],
-            actor=actor,
-            decided_atena=decided,
-        )
-    elif feed == "vrs":
-        from vaxreg.registry import vrs
-
-        outcome = vrs.apply_records(
+        apply = vrs.apply_subjects if layout.kind == "vrs_subjects" else vrs.apply_records
+        outcome = apply(
             conn,
             staged,
             manifest_id=mid,
