@@ -70,7 +70,7 @@ demo: airflow-db $(VAXREG_VAULT_KEY_FILE)
 	rm -rf $(VAXREG_HOME)/data $(VAXREG_HOME)/landing $(VAXREG_HOME)/staging $(VAXREG_HOME)/retention
 	$(BIN)/vaxreg db upgrade
 	$(BIN)/vaxreg synth --out $(VAXREG_HOME)/landing --persons $(DEMO_PERSONS) --seed $(DEMO_SEED) > /dev/null
-	VAXREG_SOURCE_URL=file://$(VAXREG_HOME)/landing $(BIN)/python -m vaxreg.demo --date $(DEMO_DATE)
+	VAXREG_SOURCE_URL=file://$(VAXREG_HOME)/landing $(BIN)/python -m vaxreg_devtools.demo --date $(DEMO_DATE)
 	$(BIN)/vaxreg audit verify
 	$(BIN)/vaxreg purge --dry-run --as-of $(DEMO_DATE)
 
@@ -82,9 +82,9 @@ airflow: airflow-db $(VAXREG_VAULT_KEY_FILE)
 	VAXREG_SOURCE_URL=$${VAXREG_SOURCE_URL:-file://$(VAXREG_HOME)/landing} $(BIN)/airflow standalone
 
 bench: install
-	$(BIN)/python -m vaxreg.bench --persons $(BENCH_PERSONS)
-	$(BIN)/python -m vaxreg.bench_vrs --persons $(BENCH_PERSONS)
-	$(BIN)/python -m vaxreg.bench_clinic --persons $(BENCH_CLINIC_PERSONS) --rows $(BENCH_CLINIC_ROWS)
+	$(BIN)/python -m vaxreg_devtools.bench --persons $(BENCH_PERSONS)
+	$(BIN)/python -m vaxreg_devtools.bench_vrs --persons $(BENCH_PERSONS)
+	$(BIN)/python -m vaxreg_devtools.bench_clinic --persons $(BENCH_CLINIC_PERSONS) --rows $(BENCH_CLINIC_ROWS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -96,7 +96,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
 	touch $@
 
 bench-match: $(BENCH_STAMP)
-	$(BIN)/python -m vaxreg.bench_match --persons $(BENCH_MATCH_PERSONS) --records $(BENCH_MATCH_RECORDS) \
+	$(BIN)/python -m vaxreg_devtools.bench_match --persons $(BENCH_MATCH_PERSONS) --records $(BENCH_MATCH_RECORDS) \
 		--seed $(BENCH_MATCH_SEED)
 
 clean:

@@ -30,37 +30,25 @@ Runbook: `docs/runbook.md#otherward_records`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag
 
-from vaxreg import dagkit
-from vaxreg.alerts import default_args, failure_notifier
-
-FEED = "otherward"
-DOSES = Asset(name="registry.doses", uri="vaxreg://registry/doses", group="vaxreg")
-FEES = Asset(name="outbound.fees", uri="vaxreg://outbound/fees", group="vaxreg")
+from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="otherward_records",
     schedule="0 3 10 4,10 *",
-    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    on_failure_callback=[failure_notifier()],
+    on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "feed:otherward", "semiannual"],
     doc_md=__doc__,
 )
 def otherward_records() -> None:
-    @task(outlets=[FEES])
-    def fees(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.fees(FEED, works)
-
-    works = dagkit.fetch_parse_validate(FEED)
-    dagkit.report(FEED, fees(dagkit.load(FEED, works)), DOSES)
+    feed_tasks("otherward", changes=("doses",), after_apply=("fees",))
 
 
 otherward_records()

@@ -25,30 +25,25 @@ Runbook: `docs/runbook.md#resident_diff`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Asset, dag
+from airflow.sdk import dag
 
-from vaxreg import dagkit
-from vaxreg.alerts import default_args, failure_notifier
-
-FEED = "resident"
-PERSONS = Asset(name="registry.persons", uri="vaxreg://registry/persons", group="vaxreg")
+from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="resident_diff",
     schedule="0 2 * * *",
-    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    on_failure_callback=[failure_notifier()],
+    on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "feed:resident", "nightly"],
     doc_md=__doc__,
 )
 def resident_diff() -> None:
-    works = dagkit.fetch_parse_validate(FEED)
-    dagkit.report(FEED, dagkit.load(FEED, works, task_id="apply"), PERSONS)
+    feed_tasks("resident", changes=("persons",))
 
 
 resident_diff()

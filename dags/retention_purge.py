@@ -22,20 +22,20 @@ Runbook: `docs/runbook.md#retention_purge`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
-from vaxreg.alerts import default_args, failure_notifier
+from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.retention import purge_tasks
 
 
 @dag(
     dag_id="retention_purge",
     schedule="0 4 1 * *",
-    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    on_failure_callback=[failure_notifier()],
+    on_failure_callback=on_dag_failure(),
     params={
         "dry_run": Param(False, type="boolean", description="report what would be deleted; delete nothing")
     },
@@ -43,42 +43,7 @@ from vaxreg.alerts import default_args, failure_notifier
     doc_md=__doc__,
 )
 def retention_purge() -> None:
-    @task(multiple_outputs=False)
-    def purge(**context) -> dict:  # type: ignore[no-untyped-def]
-        from vaxreg import retention
-        from vaxreg.registry import ledger
-
-        ti = context["ti"]
-        actor = ledger.Actor(
-            dag_id=ti.dag_id, run_id=context["run_id"], task_id=ti.task_id, purpose=retention.PURPOSE
-        )
-        result = retention.purge(
-            retention.logical_day(context),
-            dry_run=retention.dry_run_param(context["params"]["dry_run"]),
-            run_id=context["run_id"],
-            actor=actor,
-            certificate=False,  # the next task writes it, from every attempt of the run
-        )
-        for line in retention.format_result(result).splitlines():
-            print(line)
-        return {
-            "dry_run": result.dry_run,
-            "as_of": result.as_of,
-            "deleted": sum(p.deleted for p in result.policies),
-        }
-
-    @task
-    def certificate(summary: dict, **context) -> list[str]:  # type: ignore[no-untyped-def]
-        from vaxreg import retention
-
-        if summary["dry_run"]:
-            print("dry run: no deletion certificate")
-            return []
-        paths = retention.write_certificate(context["run_id"])
-        print(f"deletion certificate: {', '.join(str(p) for p in paths)}")
-        return [str(p) for p in paths]
-
-    certificate(purge())
+    purge_tasks()
 
 
 retention_purge()

@@ -27,37 +27,29 @@ Runbook: `docs/runbook.md#vrs_import`.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag
 
-from vaxreg import dagkit
-from vaxreg.alerts import default_args, failure_notifier
-
-FEED = "vrs"
-DOSES = Asset(name="registry.doses", uri="vaxreg://registry/doses", group="vaxreg")
-FLAGS = Asset(name="outbound.vrs_flags", uri="vaxreg://outbound/vrs_flags", group="vaxreg")
+from vaxreg.dagtasks.assets import PERSONS
+from vaxreg.dagtasks.defaults import START, TIMEZONE, default_args, on_dag_failure
+from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="vrs_import",
-    schedule="30 4 * * *",
-    start_date=pendulum.datetime(2026, 4, 1, tz="Asia/Tokyo"),
+    # Daily for files VRS drops ad hoc, and whenever the resident diff changed persons (the flags).
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("30 4 * * *", timezone=TIMEZONE), assets=[PERSONS]
+    ),
+    start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    on_failure_callback=[failure_notifier()],
+    on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "feed:vrs", "daily"],
     doc_md=__doc__,
 )
 def vrs_import() -> None:
-    @task(outlets=[FLAGS])
-    def flags(works: list[dict]) -> list[dict]:
-        from vaxreg import orchestration
-
-        return orchestration.vrs_flags(FEED, works)
-
-    works = dagkit.fetch_parse_validate(FEED)
-    dagkit.report(FEED, flags(dagkit.load(FEED, works)), DOSES)
+    feed_tasks("vrs", changes=("doses",), after_apply=("vrs_flags",))
 
 
 vrs_import()

@@ -3,7 +3,7 @@
 * **Runbook**: an Airflow 3 *external view* without ``url_route``, so the UI opens it
   in a new tab (the git host usually forbids being framed). ``category: docs`` puts it
   in the **Docs** menu beside Airflow's own documentation. The address is
-  ``vaxreg.alerts.RUNBOOK_URL`` (env ``VAXREG_RUNBOOK_URL``), the same one the failure
+  ``vaxreg.dagtasks.notify.RUNBOOK_URL`` (env ``VAXREG_RUNBOOK_URL``), the same one the failure
   mails link to, so the UI and the mails never point to different runbooks.
 * **Review queue**: a FastAPI app mounted by the api-server at ``/vaxreg``; its page
   ``/vaxreg/review`` lists the open review items (id, feed, file, row, reason codes,
@@ -25,7 +25,7 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from vaxreg.alerts import RUNBOOK_URL
+from vaxreg.dagtasks.notify import RUNBOOK_URL
 
 URL_PREFIX = "/vaxreg"
 
@@ -61,10 +61,11 @@ def review_page(user: str = Depends(current_user), feed: str | None = None) -> H
 
 
 def render_review(user: str, feed: str | None = None, db_url: str | None = None) -> str:
-    from vaxreg.registry import db, ledger, review
+    from vaxreg.registry import db, ledger
+    from vaxreg.review import queue as review
 
     with db.transaction(db_url) as conn:
-        items = review.list_items(conn, feed=feed if feed in review.FEEDS else None, status="open")
+        items = review.list_items(conn, feed=feed if feed in review.review_feeds() else None, status="open")
         actor = ledger.Actor(dag_id="ui", run_id="plugin", task_id="review list", purpose=review.PURPOSE)
         ledger.audit_event(conn, actor, "export", "review_items", {"rows": len(items), "by": user})
     cells = (

@@ -29,7 +29,7 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from vaxreg.feeds import RESIDENT  # noqa: E402
+from vaxreg.feeds.resident import RESIDENT  # noqa: E402
 from vaxreg.registry import db  # noqa: E402
 
 from sshd import sftp_server  # noqa: E402, F401
@@ -164,7 +164,7 @@ def airflow_home() -> Path:
 @pytest.fixture(autouse=True)
 def vault_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """A generated My Number vault key for every test (privacy.md P1), unless one is configured."""
-    from vaxreg import vault
+    from vaxreg.registry import vault
 
     key = os.environ.get(vault.KEY_ENV) or vault.generate_key()
     monkeypatch.setenv(vault.KEY_ENV, key)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg import alerts
+from vaxreg.dagtasks import notify
 
 from conftest import REPO, Inbox, deliver, person, resident_csv
 
@@ -86,14 +86,14 @@ def test_failing_dag_mails_dag_task_run_reason_and_runbook(
         "<b>task</b> report",
         f"<b>run</b> {run.run_id}",
         "JUKI_DIFF_20260401.csv refused: checksum mismatch",
-        f"{alerts.RUNBOOK_URL}#resident_diff",
+        f"{notify.RUNBOOK_URL}#resident_diff",
     ):
         assert needle in body, needle
     assert "シケン" not in body and "試験" not in body  # no personal data in a mail
 
     # The chat webhook got the same facts.
     texts = [r["json"]["text"] for r in chat_hook if "resident_diff.report failed" in r["json"]["text"]]
-    assert texts and "checksum mismatch" in texts[0] and f"{alerts.RUNBOOK_URL}#resident_diff" in texts[0]
+    assert texts and "checksum mismatch" in texts[0] and f"{notify.RUNBOOK_URL}#resident_diff" in texts[0]
     assert all(r["path"] == "/hooks/vaxreg" for r in chat_hook)
 
 
@@ -121,12 +121,12 @@ def test_data_quality_over_threshold_alerts_without_failing_the_run(
     )
     body = smtp_inbox.text(mail)
     assert "<td>JUKI_DIFF_20260402.csv</td><td>20</td><td>2</td><td>10.0%</td>" in body
-    assert f"{alerts.RUNBOOK_URL}#high-quarantine-rate" in body and "<b>task</b> report" in body
+    assert f"{notify.RUNBOOK_URL}#high-quarantine-rate" in body and "<b>task</b> report" in body
     assert "シケン" not in body and "0000000200" not in body
 
     # The threshold is configurable: at 15% the same share does not alert.
     monkeypatch.setenv("VAXREG_QUARANTINE_ALERT", "0.15")
-    assert alerts.over_threshold([{"file": "f", "status": "applied", "rows": 20, "quarantined": 2}]) == []
+    assert notify.over_threshold([{"file": "f", "status": "applied", "rows": 20, "quarantined": 2}]) == []
 
 
 def test_runbook_has_an_entry_for_every_alert() -> None:

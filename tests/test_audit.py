@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg import audit, cli, pipeline
-from vaxreg.registry import db, ledger
+from vaxreg import cli, pipeline
+from vaxreg.registry import audit, db, ledger
 
 from conftest import deliver, person, resident_csv
 

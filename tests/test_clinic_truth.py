@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from test_clinic import registry
+from vaxreg_devtools.synth import synthesize
 
 from vaxreg import pipeline
-from vaxreg.synth import synthesize
 
 
 @pytest.fixture(scope="module")

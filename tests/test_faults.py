@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg import pipeline, vault
-from vaxreg.registry import db
+from vaxreg import pipeline
+from vaxreg.registry import db, vault
 
 from conftest import deliver, person, resident_csv
 

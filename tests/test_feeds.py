@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg.feeds import RESIDENT, FileRejected, parse_csv, raw_row_json, scrub
+from vaxreg.feeds.layout import FileRejected
+from vaxreg.feeds.reader import parse_csv, raw_row_json, scrub
+from vaxreg.feeds.resident import RESIDENT
 
 from conftest import SAMPLES, person, resident_csv
 

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from vaxreg import fees
+from vaxreg.rules import fees
 
 
 def priced(vaccine: str, day: str, kind: str = "dose", cls: str = "1", payable: bool = True) -> pd.Series:

@@ -8,23 +8,23 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from vaxreg import identity
+from vaxreg.identity import dates, validators
 
 
 @pytest.mark.parametrize("code", ["131032", "011011", "131016", "131237"])
 def test_published_municipality_codes(code: str) -> None:
-    assert identity.is_valid_municipality_code(code)
+    assert validators.is_valid_municipality_code(code)
 
 
 def test_municipality_rule_at_remainders_0_and_1() -> None:
     # r = 0 gives check 1 (Sapporo Chuo-ku 01101 -> s = 11); r = 1 gives check 0.
-    assert identity.municipality_check_digit("01101") == 1
+    assert validators.municipality_check_digit("01101") == 1
     body_r1 = next(
         f"{n:05d}"
         for n in range(100000)
         if sum(w * int(d) for w, d in zip((6, 5, 4, 3, 2), f"{n:05d}", strict=True)) % 11 == 1
     )
-    assert identity.municipality_check_digit(body_r1) == 0
+    assert validators.municipality_check_digit(body_r1) == 0
 
 
 def test_my_number_rule_at_remainders_0_and_1() -> None:
@@ -35,26 +35,26 @@ def test_my_number_rule_at_remainders_0_and_1() -> None:
 
     for target in (0, 1):
         body = next(f"{n:011d}" for n in range(10**6) if r(f"{n:011d}") == target)
-        assert identity.my_number_check_digit(body) == 0
+        assert validators.my_number_check_digit(body) == 0
 
 
 def test_sample_my_numbers_are_valid_and_one_digit_off_is_not() -> None:
     for number in ("082462819486", "579754323190", "189555979717"):
-        assert identity.is_valid_my_number(number)
+        assert validators.is_valid_my_number(number)
         wrong = number[:11] + str((int(number[11]) + 1) % 10)
-        assert not identity.is_valid_my_number(wrong)
-    assert not identity.is_valid_my_number("08246281948")
-    assert not identity.is_valid_my_number("０８２４６２８１９４８６")  # full-width digits
+        assert not validators.is_valid_my_number(wrong)
+    assert not validators.is_valid_my_number("08246281948")
+    assert not validators.is_valid_my_number("０８２４６２８１９４８６")  # full-width digits
 
 
 def test_vectorised_forms_agree_with_scalar() -> None:
     rnd = random.Random(7)
     values = [f"{rnd.randrange(10**12):012d}" for _ in range(2000)] + ["", "12", "abcdefghijkl", None]
-    mask = identity.my_number_valid_mask(pa.array(values, pa.string()))
-    assert list(mask) == [v is not None and identity.is_valid_my_number(v) for v in values]
+    mask = validators.my_number_valid_mask(pa.array(values, pa.string()))
+    assert list(mask) == [v is not None and validators.is_valid_my_number(v) for v in values]
     codes = [f"{rnd.randrange(10**6):06d}" for _ in range(2000)] + [None, "13103"]
-    mask = identity.municipality_code_valid_mask(pa.array(codes, pa.string()))
-    assert list(mask) == [v is not None and identity.is_valid_municipality_code(v) for v in codes]
+    mask = validators.municipality_code_valid_mask(pa.array(codes, pa.string()))
+    assert list(mask) == [v is not None and validators.is_valid_municipality_code(v) for v in codes]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_vectorised_forms_agree_with_scalar() -> None:
     ],
 )
 def test_iso_dates(value: str | None, ok: bool) -> None:
-    assert list(identity.iso_date_valid_mask(pa.array([value], pa.string()))) == [ok]
+    assert list(dates.iso_date_valid_mask(pa.array([value], pa.string()))) == [ok]
 
 
 # --------------------------------------------------------------------------- exhaustive boundaries
@@ -88,10 +88,10 @@ def _my_number_remainder(body: str) -> int:
 def test_published_my_number_example() -> None:
     # 123456789018: r = 212 mod 11 = 3, check 11 - 3 = 8.
     assert _my_number_remainder("12345678901") == 3
-    assert identity.my_number_check_digit("12345678901") == 8
-    assert identity.is_valid_my_number("123456789018")
+    assert validators.my_number_check_digit("12345678901") == 8
+    assert validators.is_valid_my_number("123456789018")
     for d in "012345679":
-        assert not identity.is_valid_my_number("12345678901" + d)
+        assert not validators.is_valid_my_number("12345678901" + d)
 
 
 def test_my_number_check_digit_for_every_remainder() -> None:
@@ -103,19 +103,19 @@ def test_my_number_check_digit_for_every_remainder() -> None:
         n += 1
     for r, body in found.items():
         expected = 0 if r <= 1 else 11 - r
-        assert identity.my_number_check_digit(body) == expected, (r, body)
-        assert identity.is_valid_my_number(body + str(expected))
-        mask = identity.my_number_valid_mask(pa.array([body + str(d) for d in range(10)], pa.string()))
+        assert validators.my_number_check_digit(body) == expected, (r, body)
+        assert validators.is_valid_my_number(body + str(expected))
+        mask = validators.my_number_valid_mask(pa.array([body + str(d) for d in range(10)], pa.string()))
         assert list(mask) == [d == expected for d in range(10)]
 
 
 def test_check_digit_functions_reject_bad_bodies() -> None:
     for body in ("1234567890", "123456789012", "1234567890a", "１２３４５６７８９０１", "1234567890٠"):
         with pytest.raises(ValueError):
-            identity.my_number_check_digit(body)
+            validators.my_number_check_digit(body)
     for body in ("1310", "131032", "1310a", "１３１０３"):
         with pytest.raises(ValueError):
-            identity.municipality_check_digit(body)
+            validators.municipality_check_digit(body)
 
 
 def test_my_number_mask_equals_scalar_on_a_large_messy_sample() -> None:
@@ -123,7 +123,7 @@ def test_my_number_mask_equals_scalar_on_a_large_messy_sample() -> None:
     values: list[str | None] = []
     for _ in range(20000):
         body = f"{rnd.randrange(10**11):011d}"
-        good = body + str(identity.my_number_check_digit(body))
+        good = body + str(validators.my_number_check_digit(body))
         kind = rnd.randrange(8)
         if kind <= 2:
             values.append(good)
@@ -139,14 +139,14 @@ def test_my_number_mask_equals_scalar_on_a_large_messy_sample() -> None:
             values.append(rnd.choice((None, "", " " + good, good + "\n", good[:6] + "-" + good[6:])))
         else:
             values.append(good + str(rnd.randrange(10)))
-    mask = identity.my_number_valid_mask(pa.array(values, pa.string()))
-    assert list(mask) == [v is not None and identity.is_valid_my_number(v) for v in values]
+    mask = validators.my_number_valid_mask(pa.array(values, pa.string()))
+    assert list(mask) == [v is not None and validators.is_valid_my_number(v) for v in values]
     assert 5000 < mask.sum() < 10000
     # A sliced array and a chunked array give the same answers.
     arr = pa.array(values, pa.string())
-    assert list(identity.my_number_valid_mask(arr.slice(7, 500))) == list(mask[7:507])
+    assert list(validators.my_number_valid_mask(arr.slice(7, 500))) == list(mask[7:507])
     chunked = pa.chunked_array([arr.slice(0, 1000), arr.slice(1000)])
-    assert list(identity.my_number_valid_mask(chunked)) == list(mask)
+    assert list(validators.my_number_valid_mask(chunked)) == list(mask)
 
 
 @pytest.mark.parametrize(
@@ -166,10 +166,10 @@ def test_my_number_mask_equals_scalar_on_a_large_messy_sample() -> None:
     ],
 )
 def test_more_published_municipality_codes(code: str, name: str) -> None:
-    assert identity.is_valid_municipality_code(code), name
+    assert validators.is_valid_municipality_code(code), name
     for d in range(10):
         if str(d) != code[5]:
-            assert not identity.is_valid_municipality_code(code[:5] + str(d)), name
+            assert not validators.is_valid_municipality_code(code[:5] + str(d)), name
 
 
 def test_municipality_mask_equals_scalar_on_every_body() -> None:
@@ -180,23 +180,23 @@ def test_municipality_mask_equals_scalar_on_every_body() -> None:
     assert set(check[s % 11 == 0]) == {1} and set(check[s % 11 == 1]) == {0}
     good = [f"{b:05d}{c}" for b, c in zip(bodies, check, strict=True)]
     bad = [f"{b:05d}{(c + 1 + b % 9) % 10}" for b, c in zip(bodies, check, strict=True)]
-    mask = identity.municipality_code_valid_mask(pa.array(good + bad, pa.string()))
+    mask = validators.municipality_code_valid_mask(pa.array(good + bad, pa.string()))
     assert mask[:100000].all() and not mask[100000:].any()
-    assert all(identity.is_valid_municipality_code(v) for v in good)
-    assert not any(identity.is_valid_municipality_code(v) for v in bad)
+    assert all(validators.is_valid_municipality_code(v) for v in good)
+    assert not any(validators.is_valid_municipality_code(v) for v in bad)
     # Every check digit of every body, vectorised, against the rule.
     every = pa.array([f"{b:05d}{d}" for b in range(0, 100000, 7) for d in range(10)], pa.string())
     expected = [d == check[b] for b in range(0, 100000, 7) for d in range(10)]
-    assert list(identity.municipality_code_valid_mask(every)) == expected
+    assert list(validators.municipality_code_valid_mask(every)) == expected
 
 
 @pytest.mark.parametrize(
     "value", ["13103", "1310321", "１３１０３２", "13103２", " 131032", "131032\n", "", None, "13a032"]
 )
 def test_malformed_municipality_codes(value: str | None) -> None:
-    assert not identity.municipality_code_valid_mask(pa.array([value], pa.string()))[0]
+    assert not validators.municipality_code_valid_mask(pa.array([value], pa.string()))[0]
     if value is not None:
-        assert not identity.is_valid_municipality_code(value)
+        assert not validators.is_valid_municipality_code(value)
 
 
 @pytest.mark.parametrize(
@@ -217,9 +217,9 @@ def test_malformed_municipality_codes(value: str | None) -> None:
     ],
 )
 def test_atena_no(value: str | None, ok: bool) -> None:
-    assert bool(identity.atena_no_valid_mask(pa.array([value], pa.string()))[0]) is ok
+    assert bool(validators.atena_no_valid_mask(pa.array([value], pa.string()))[0]) is ok
     if value is not None:
-        assert identity.is_valid_atena_no(value) is ok
+        assert validators.is_valid_atena_no(value) is ok
 
 
 @pytest.mark.parametrize(
@@ -242,19 +242,19 @@ def test_atena_no(value: str | None, ok: bool) -> None:
 def test_voucher_numbers(
     voucher: str | None, municipality: str | None, number: str | None, status: str
 ) -> None:
-    got_number, got_status = identity.voucher_numbers(
+    got_number, got_status = validators.voucher_numbers(
         pa.array([voucher], pa.string()), pa.array([municipality], pa.string())
     )
     assert (got_number[0].as_py(), got_status[0].as_py()) == (number, status)
     if status == "valid":
         assert voucher is not None and municipality is not None
-        assert identity.voucher_number(voucher, municipality) == number
+        assert validators.voucher_number(voucher, municipality) == number
     elif voucher is not None and municipality is not None:
         with pytest.raises(ValueError, match=status):
-            identity.voucher_number(voucher, municipality)
+            validators.voucher_number(voucher, municipality)
 
 
 def test_institution_code_every_prefecture_and_score_table() -> None:
     codes = [f"{p:02d}{t}1234567" for p in range(100) for t in range(10)]
-    mask = identity.institution_code_valid_mask(pa.array([*codes, None], pa.string()))
+    mask = validators.institution_code_valid_mask(pa.array([*codes, None], pa.string()))
     assert list(mask) == [1 <= p <= 47 and t == 1 for p in range(100) for t in range(10)] + [False]

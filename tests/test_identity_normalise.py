@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from vaxreg_devtools.synth import _BUILDINGS, _TOWNS
 
-from vaxreg import identity
-from vaxreg.synth import _BUILDINGS, _TOWNS
+from vaxreg.identity import normalise
 
-MAP_FILE = Path(identity.__file__).parent / "data" / "old_form_kanji.tsv"
+MAP_FILE = Path(normalise.__file__).parents[1] / "data" / "old_form_kanji.tsv"
 
 
 def _map_lines() -> list[tuple[str, str]]:
@@ -51,8 +51,8 @@ def test_map_does_not_fold_different_standard_characters() -> None:
 
 @pytest.mark.parametrize(("old", "new"), _map_lines())
 def test_every_map_entry_applies_to_names_and_addresses(old: str, new: str) -> None:
-    assert identity.normalise_name(f"山{old}") == f"山{new}"
-    assert identity.normalise_address(f"{old}町1丁目2番3号") == f"{new}町1-2-3"
+    assert normalise.normalise_name(f"山{old}") == f"山{new}"
+    assert normalise.normalise_address(f"{old}町1丁目2番3号") == f"{new}町1-2-3"
 
 
 @pytest.mark.parametrize(
@@ -60,8 +60,8 @@ def test_every_map_entry_applies_to_names_and_addresses(old: str, new: str) -> N
     [("\uf9dc", "隆"), ("\ufa10", "塚"), ("\ufa4f", "祐"), ("\ufa12", "晴"), ("\ufa1b", "福")],
 )
 def test_compatibility_ideographs_are_left_to_nfkc(compat: str, standard: str) -> None:
-    assert identity.normalise_name(f"{compat}") == standard
-    assert identity.normalise_address(f"{compat}町") == f"{standard}町"
+    assert normalise.normalise_name(f"{compat}") == standard
+    assert normalise.normalise_address(f"{compat}町") == f"{standard}町"
 
 
 # --------------------------------------------------------------------------- names
@@ -90,26 +90,26 @@ def test_compatibility_ideographs_are_left_to_nfkc(compat: str, standard: str) -
     ],
 )
 def test_names_equal_after_normalisation(a: str, b: str) -> None:
-    assert identity.normalise_name(a) == identity.normalise_name(b)
+    assert normalise.normalise_name(a) == normalise.normalise_name(b)
 
 
 def test_name_forms() -> None:
-    assert identity.normalise_name("ｶﾞｸ ﾊﾟｸ") == "ガクパク"
-    assert identity.normalise_name("がっこう") == "ガッコウ"
-    assert identity.normalise_name("Smith John") == "smithjohn"
-    assert identity.normalise_name("") == ""
+    assert normalise.normalise_name("ｶﾞｸ ﾊﾟｸ") == "ガクパク"
+    assert normalise.normalise_name("がっこう") == "ガッコウ"
+    assert normalise.normalise_name("Smith John") == "smithjohn"
+    assert normalise.normalise_name("") == ""
 
 
 @pytest.mark.parametrize(("a", "b"), [("カク", "ガク"), ("ヨウコ", "ヨーコ"), ("埼玉", "崎玉")])
 def test_names_that_stay_different(a: str, b: str) -> None:
-    assert identity.normalise_name(a) != identity.normalise_name(b)
+    assert normalise.normalise_name(a) != normalise.normalise_name(b)
 
 
 def test_names_vectorised_with_nulls_and_chunks() -> None:
     chunked = pa.chunked_array([["ﾀﾛｳ", None], ["たろう", "", None]], pa.string())
-    assert identity.normalise_names(chunked).to_pylist() == ["タロウ", None, "タロウ", "", None]
-    assert identity.normalise_names(pa.array([], pa.string())).to_pylist() == []
-    assert identity.normalise_names(pa.array([None, None], pa.string())).to_pylist() == [None, None]
+    assert normalise.normalise_names(chunked).to_pylist() == ["タロウ", None, "タロウ", "", None]
+    assert normalise.normalise_names(pa.array([], pa.string())).to_pylist() == []
+    assert normalise.normalise_names(pa.array([None, None], pa.string())).to_pylist() == [None, None]
 
 
 # --------------------------------------------------------------------------- fold_kana
@@ -140,29 +140,29 @@ def test_names_vectorised_with_nulls_and_chunks() -> None:
     ],
 )
 def test_fold_kana(kana: str, folded: str) -> None:
-    assert identity.fold_kana_one(kana) == folded
-    assert identity.fold_kana(pa.array([kana], pa.string())).to_pylist() == [folded]
+    assert normalise.fold_kana_one(kana) == folded
+    assert normalise.fold_kana(pa.array([kana], pa.string())).to_pylist() == [folded]
 
 
 def test_fold_kana_keys_agree_on_typical_spelling_variants() -> None:
     for a, b in [("サイトウ", "サイドウ"), ("ヨシダ", "ヨシタ"), ("ショウ", "シヨウ"), ("ユーコ", "ユコ")]:
-        assert identity.fold_kana_one(a) == identity.fold_kana_one(b)
-    assert identity.fold_kana_one("サトウ") != identity.fold_kana_one("サイトウ")
+        assert normalise.fold_kana_one(a) == normalise.fold_kana_one(b)
+    assert normalise.fold_kana_one("サトウ") != normalise.fold_kana_one("サイトウ")
 
 
 def test_fold_kana_is_idempotent_and_leaves_only_large_unvoiced_kana() -> None:
     every = "".join(chr(cp) for cp in range(0x30A1, 0x30FB)) + "ー"
-    once = identity.fold_kana_one(every)
-    assert identity.fold_kana_one(once) == once
+    once = normalise.fold_kana_one(every)
+    assert normalise.fold_kana_one(once) == once
     assert not set(once) & set("ガパヴァッャヮヵヶヲヰヱーヂヅ")
     assert all(unicodedata.normalize("NFD", c) == c for c in once)
 
 
 def test_fold_kana_of_normalised_names_keeps_nulls() -> None:
-    names = identity.normalise_names(pa.array(["ｶﾞｯｺｰ", None, "がっこう", "ガッコウ"], pa.string()))
-    assert identity.fold_kana(names).to_pylist() == ["カツコ", None, "カツコウ", "カツコウ"]
+    names = normalise.normalise_names(pa.array(["ｶﾞｯｺｰ", None, "がっこう", "ガッコウ"], pa.string()))
+    assert normalise.fold_kana(names).to_pylist() == ["カツコ", None, "カツコウ", "カツコウ"]
     chunked = pa.chunked_array([["ガ"], [None]], pa.string())
-    assert identity.fold_kana(chunked).to_pylist() == ["カ", None]
+    assert normalise.fold_kana(chunked).to_pylist() == ["カ", None]
 
 
 # --------------------------------------------------------------------------- addresses
@@ -191,7 +191,7 @@ def test_fold_kana_of_normalised_names_keeps_nulls() -> None:
     ],
 )
 def test_address_block_forms_are_one_canonical_form(address: str) -> None:
-    assert identity.normalise_address(address) == "東京都港区芝1-2-3"
+    assert normalise.normalise_address(address) == "東京都港区芝1-2-3"
 
 
 @pytest.mark.parametrize(
@@ -224,13 +224,13 @@ def test_address_block_forms_are_one_canonical_form(address: str) -> None:
     ],
 )
 def test_address_forms(address: str, expected: str) -> None:
-    assert identity.normalise_address(address) == expected
+    assert normalise.normalise_address(address) == expected
 
 
 def test_addresses_vectorised_with_nulls_and_chunks() -> None:
     values = pa.chunked_array([["一丁目二番三号", None], ["1-2-3", "", None]], pa.string())
-    assert identity.normalise_addresses(values).to_pylist() == ["1-2-3", None, "1-2-3", "", None]
-    assert identity.normalise_addresses(pa.array([], pa.string())).to_pylist() == []
+    assert normalise.normalise_addresses(values).to_pylist() == ["1-2-3", None, "1-2-3", "", None]
+    assert normalise.normalise_addresses(pa.array([], pa.string())).to_pylist() == []
 
 
 def test_generated_addresses_normalise_to_the_canonical_form() -> None:
@@ -247,11 +247,11 @@ def test_generated_addresses_normalise_to_the_canonical_form() -> None:
     for building in _BUILDINGS:
         plain.append(f"東京都港区芝1丁目2番3号　芝{building}305号室")
         expected.append(f"東京都港区芝1-2-3芝{building.replace('・', '')}305号室")
-    assert identity.normalise_addresses(pa.array(plain, pa.string())).to_pylist() == expected
+    assert normalise.normalise_addresses(pa.array(plain, pa.string())).to_pylist() == expected
 
 
 def test_address_scalar_agrees_with_vectorised() -> None:
     values = ["一丁目二番三号", "１－２－３", "大字山田字中島百二十三番地の四", "ＡＢＣ　ﾋﾞﾙ", "〇〇町"]
-    assert identity.normalise_addresses(pa.array(values, pa.string())).to_pylist() == [
-        identity.normalise_address(v) for v in values
+    assert normalise.normalise_addresses(pa.array(values, pa.string())).to_pylist() == [
+        normalise.normalise_address(v) for v in values
     ]

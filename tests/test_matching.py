@@ -1,4 +1,4 @@
-"""The identity matcher (vaxreg.matching) on crafted hard cases (privacy.md §Matching, P2).
+"""The identity matcher (vaxreg.identity.matching) on crafted hard cases (privacy.md §Matching, P2).
 
 The registry is a small crafted town; the u probabilities fall back on the reviewed
 defaults of data/matching.toml for so few persons, as documented there.
@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vaxreg import matching
-from vaxreg.registry import resident
+from vaxreg.identity import matching, placing
 
 TOWN = [
     # atena_no, kana, birth, sex, address
@@ -166,7 +165,7 @@ def test_my_number_is_never_a_matching_field(registry: pd.DataFrame) -> None:
             matching.link(recs, registry.assign(**{column: "123456789018"}))
     for fields in (matching.RECORD_COLUMNS, matching.REGISTRY_COLUMNS, matching.FIELDS):
         assert not {"my_number", "kojin_no", "my_number_hmac"} & set(fields)
-    view = inspect.getsource(resident.matching_view)
+    view = inspect.getsource(placing.matching_view)
     assert "vault" not in view and "my_number" not in view
 
 

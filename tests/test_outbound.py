@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from vaxreg import outbound
+from vaxreg.outputs import outbound
 from vaxreg.transport import LocalSource
 
 

@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from vaxreg_devtools.synth import synthesize
 
 from vaxreg import pipeline
-from vaxreg.registry import db, resident
-from vaxreg.synth import synthesize
+from vaxreg.feeds import resident
+from vaxreg.registry import db
 
 
 @pytest.fixture(scope="module")

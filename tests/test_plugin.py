@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaxreg.alerts import RUNBOOK_URL
+from vaxreg.dagtasks.notify import RUNBOOK_URL
 
 from conftest import REPO
 
@@ -104,7 +104,7 @@ def test_plugin_import_stays_light() -> None:
         "import sys, importlib.util; "
         f"spec = importlib.util.spec_from_file_location('p', {path!r}); "
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-        "print(sorted(n for n in ('vaxreg.registry.db', 'vaxreg.registry.review', 'pandas', "
+        "print(sorted(n for n in ('vaxreg.registry.db', 'vaxreg.review.queue', 'pandas', "
         "'airflow.api_fastapi.core_api.security') if n in sys.modules))"
     )
     out = subprocess.run(

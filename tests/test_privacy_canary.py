@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import inspect
 
-from vaxreg import cli, vault
-from vaxreg.identity import my_number_check_digit
-from vaxreg.registry import db
+from vaxreg import cli
+from vaxreg.identity.validators import my_number_check_digit
+from vaxreg.registry import db, vault
 
 from conftest import REPO, Inbox, deliver, person, resident_csv
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaxreg import pipeline
+from vaxreg import feeds, pipeline
 from vaxreg.registry import db
 
 from conftest import deliver, person, resident_csv
@@ -48,6 +48,6 @@ def test_correction_keeps_prior_values_and_who_decided(feed_root: Path, db_url: 
     # The audit record of the correction: the actor, the purpose, which fields, and why (file, row, event).
     dag_id, run_id, task_id, purpose, fields, detail = audit[-1]
     assert (dag_id, run_id, task_id) == ("resident_diff", "run-2", "apply")
-    assert purpose == pipeline.PURPOSES["resident"]
+    assert purpose == feeds.get("resident").purpose
     assert fields == "name_kana,birth_date"
     assert detail == "JUKI_DIFF_20260402.csv#seq=1 event=33"

@@ -1,5 +1,6 @@
-"""P7: every registered outbound layout holds exactly the columns feeds.md §7 lists for it, and a
-published file holds exactly those columns (one test per file)."""
+"""P7: every registered outbound layout holds exactly the columns its specification lists (the table
+of feeds.md §7, or the section of outputs.md it points to), and a published file holds exactly those
+columns (one test per file)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-import vaxreg
-from vaxreg import outbound
+import vaxreg.outputs
+from vaxreg.outputs import outbound
 from vaxreg.transport import LocalSource
 
 from conftest import SPECS
 
-# Every module that registers an outbound layout does so at import: import them all.
-for _m in pkgutil.walk_packages(vaxreg.__path__, "vaxreg."):
-    if not _m.name.startswith(("vaxreg.migrations", "vaxreg.bench", "vaxreg.demo")):
-        importlib.import_module(_m.name)
+# Every outbound layout is registered by its module of vaxreg.outputs at import: import them all.
+for _m in pkgutil.walk_packages(vaxreg.outputs.__path__, "vaxreg.outputs."):
+    importlib.import_module(_m.name)
 
 # Where §7 describes a column in words rather than by name, the name the code uses for it.
 WORDS: dict[str, str | None] = {
@@ -66,22 +66,51 @@ def spec_columns(content: str) -> tuple[str, ...] | None:
     return tuple(cols)
 
 
-def test_section_7_is_read() -> None:
+def outputs_columns(section: str) -> tuple[str, ...]:
+    """The columns outputs.md lists for a file: the first column of the section's
+    ``| column | content |`` table (several names in a cell count each), or, where the section
+    names them in prose ("with `a` (…), `b`, …"), those names in order."""
+    text = (SPECS / "outputs.md").read_text(encoding="utf-8")
+    start = re.search(rf"^#+ {re.escape(section)}[ .]", text, re.M)
+    assert start, f"outputs.md has no section {section}"
+    body = text[start.end() :]
+    body = body[: m.start()] if (m := re.search(r"^#+ \d", body, re.M)) else body
+    cols: list[str] = []
+    for line in body.splitlines():
+        if line.startswith("| `"):
+            cols += re.findall(r"`(\w+)`", line.split("|")[1])
+    if not cols and (prose := re.search(r"with (`\w+`.*?)\. ", body, re.S)):
+        cols = re.findall(r"`(\w+)`(?![^(]*\))", prose.group(1))
+    return tuple(cols)
+
+
+def spec_layout(pattern: str) -> tuple[str, tuple[str, ...] | None] | None:
+    """(target, columns or None) of a file pattern such as ``FUKUHON_{}.csv``; None when no
+    specification names it."""
+    spec = section_7()
+    if pattern not in spec:
+        return None
+    target, content = spec[pattern]
+    if ref := re.search(r"`outputs\.md` §([0-9.]+)", content):
+        return target, outputs_columns(ref.group(1))
+    return target, spec_columns(content)
+
+
+def test_specifications_are_read() -> None:
     spec = section_7()
     assert set(spec) >= {"FUKUHON_{}.csv", "VRS_FLAGS_{}.csv", "FEES_{}.csv", "STATS_{}.csv"}
-    assert spec_columns(spec["VRS_FLAGS_{}.csv"][1]) == (
-        "voucher_no",
-        "municipality_code",
-        "flag",
-        "date",
+    assert spec_layout("VRS_FLAGS_{}.csv") == ("vrs", ("voucher_no", "municipality_code", "flag", "date"))
+    assert spec_layout("FEES_{}.csv") == ("fees", None)  # described, no column list
+    assert spec_layout("FUKUHON_{}.csv") == (
+        "fukuhon",
+        ("op", "integrated_no", "vaccine_code", "dose_date", "product_name"),
     )
-    assert spec_columns(spec["FEES_{}.csv"][1]) is None  # described, no column list
-    assert spec_columns(spec["FUKUHON_{}.csv"][1]) == (
-        "integrated_no",
-        "vaccine_code",
-        "dose_date",
-        "product_name",
+    assert spec_layout("SHOKAI_{}.csv") == (
+        "shokai",
+        ("inquiry_no", "integrated_no", "municipality_code", "birth_date"),
     )
+    assert spec_layout("YOSHIN_{}.csv")[1][:4] == ("form_no", "atena_no", "vaccine_code", "phase")  # type: ignore[index]
+    assert spec_layout("STATS_{}.csv")[1][-2:] == ("target_persons", "coverage")  # type: ignore[index]
 
 
 @pytest.mark.parametrize("kind", sorted(outbound.LAYOUTS))
@@ -89,10 +118,10 @@ def test_outbound_file_holds_exactly_its_specified_columns(kind: str, tmp_path: 
     layout = outbound.LAYOUTS[kind]
     spec = section_7()
     pattern = re.sub(r"\{\w+\}", "{}", layout.name_pattern)
-    if pattern in spec:
-        target, content = spec[pattern]
+    if (found := spec_layout(pattern)) is not None:
+        target, cols = found
         assert layout.target == target
-        if (cols := spec_columns(content)) is not None:
+        if cols is not None:
             assert layout.columns == cols
     else:  # a companion file of a §7 target (e.g. the fee detail): its columns are its own layout's
         assert layout.target in {t for t, _ in spec.values()}, f"{kind}: target {layout.target} not in §7"

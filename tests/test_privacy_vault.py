@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import ProgrammingError
 
-from vaxreg import cli, pipeline, vault
-from vaxreg.identity import my_number_check_digit
-from vaxreg.registry import db
+from vaxreg import cli, pipeline
+from vaxreg.identity.validators import my_number_check_digit
+from vaxreg.registry import db, vault
 from vaxreg.registry.schema_privacy import my_number_vault
 
 from conftest import _pg_schema_url, deliver, person, resident_csv

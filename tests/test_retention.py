@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from vaxreg import audit, cli, pipeline, retention, vault
-from vaxreg.identity import my_number_check_digit
-from vaxreg.registry import db, ledger
+from vaxreg import cli, pipeline
+from vaxreg.identity.validators import my_number_check_digit
+from vaxreg.registry import audit, db, ledger, vault
 from vaxreg.registry.tables import all_metadata
+from vaxreg.retention import policies
+from vaxreg.retention import purge as retention
 
 from conftest import deliver, person, resident_csv
 
@@ -331,16 +333,16 @@ def test_cli_purge_dry_run_and_policy_file_checks(
     bad.write_text(
         "version: 1\npolicies:\n  - {name: x, kind: person, basis: after_event, period: 1 years}\n"
     )
-    with pytest.raises(retention.PolicyError, match="not supported"):
-        retention.load_policies(bad)
+    with pytest.raises(policies.PolicyError, match="not supported"):
+        policies.load_policies(bad)
     bad.write_text("version: 1\npolicies:\n  - {name: x, kind: rows, basis: after_event, period: soon}\n")
-    with pytest.raises(retention.PolicyError, match="period"):
-        retention.load_policies(bad)
+    with pytest.raises(policies.PolicyError, match="period"):
+        policies.load_policies(bad)
 
 
 def test_reviewed_policy_file_states_the_privacy_defaults() -> None:
-    policies, vacuum_mode = retention.load_policies()
-    by = {p.name: p for p in policies}
+    loaded, vacuum_mode = policies.load_policies()
+    by = {p.name: p for p in loaded}
     assert (by["landing_raw_files"].period, by["staging_work_files"].period) == ("90 days", "90 days")
     assert (by["quarantine_items"].basis, by["quarantine_items"].period) == ("after_resolution", "2 years")
     assert by["audit_log"].period == "7 years"

@@ -15,8 +15,10 @@ import pytest
 from test_clinic import clinic_csv, rec
 from vrs_helpers import dose, records_csv, subjects_csv
 
-from vaxreg import cli, pipeline
-from vaxreg.registry import db, review
+from vaxreg import cli, feeds, pipeline
+from vaxreg.registry import db
+from vaxreg.review import queue as review
+from vaxreg.review import resolutions
 
 from conftest import deliver, person, resident_csv
 
@@ -371,13 +373,13 @@ def test_resolutions_are_applied_once_when_runs_race(
     actor = pipeline.make_actor("clinic", run_id="race-a")
     with db.transaction(db_url) as conn:
         stale = conn.exec_driver_sql("SELECT id FROM review_items WHERE status = 'accepted'").fetchall()
-        [done] = review.apply_resolutions(conn, "clinic", actor)
+        [done] = resolutions.apply_resolutions(conn, "clinic", actor)
     assert done.items == [ids[1]] and len(stale) == 1
     # Put the item back to 'accepted' in a transaction that also holds the stale reader's view.
     with pytest.raises(review.ReviewConflict), db.transaction(db_url) as conn:
         conn.exec_driver_sql(f"UPDATE review_items SET status = 'accepted' WHERE id = {ids[2]}")
         conn.exec_driver_sql(f"UPDATE review_items SET resolved_atena_no = '{P1}' WHERE id = {ids[2]}")
-        review._apply_group(  # the group as the stale run read it: item 1 (already applied) and item 2
+        resolutions._apply_group(  # the group as the stale run read it: item 1 (already applied) and item 2
             conn,
             "clinic",
             "ISHIKAI_202603.csv",
@@ -531,12 +533,13 @@ def test_subject_decided_for_a_purged_person_is_quarantined(
     feed_root: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A decision names a person who is no longer in the registry when applied: quarantined."""
-    from vaxreg.registry import ledger, vrs
+    from vaxreg.feeds import vrs_subjects
+    from vaxreg.registry import ledger
 
     deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person(P1, birth_date="1950-01-01")]))
     run(capsys, db_url, "resident", f"file://{feed_root}")
-    staged, decided = review.restage(
-        "vrs",
+    staged, decided = resolutions.restage(
+        feeds.get("vrs").kind_for("VRS_SUBJECTS_20260401.csv"),
         "VRS_SUBJECTS_20260401.csv",
         pd.DataFrame(
             {
@@ -564,7 +567,7 @@ def test_subject_decided_for_a_purged_person_is_quarantined(
             conn, feed="vrs", file_name="x/VRS_SUBJECTS_20260401.csv", sha256="0" * 64, size=0,
             status="applied", actor=actor,
         )  # fmt: skip
-        out = vrs.apply_subjects(
+        out = vrs_subjects.apply_subjects(
             conn, staged, manifest_id=mid, file_name="x", rejected=[], actor=actor, decided_atena=decided
         )
     assert (out.rows_read, out.accepted, out.quarantined, out.review) == (2, 1, 1, 0)

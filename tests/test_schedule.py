@@ -9,8 +9,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from vaxreg import schedule
-from vaxreg.schedule import judge_one
+from vaxreg.rules import calendar, check, table
+from vaxreg.rules.check import judge_one
 
 D = dt.date
 ON = ""  # on schedule
@@ -38,7 +38,7 @@ def off(vaccine: str, phase: str, dose_no: int, day: dt.date, birth: dt.date, **
     ],
 )
 def test_months_by_same_day_of_month(birth: dt.date, months: int, reached: dt.date) -> None:
-    got = schedule.add_months(np.array([birth], dtype="datetime64[D]"), months)[0]
+    got = calendar.add_months(np.array([birth], dtype="datetime64[D]"), months)[0]
     assert got == np.datetime64(reached)
 
 
@@ -47,12 +47,12 @@ def test_months_by_same_day_of_month(birth: dt.date, months: int, reached: dt.da
     [(D(2019, 4, 1), 2025), (D(2019, 4, 2), 2026), (D(2020, 3, 31), 2026), (D(2020, 4, 1), 2026)],
 )
 def test_school_entry_year(birth: dt.date, entry: int) -> None:
-    assert schedule.school_entry_year(np.array([birth], dtype="datetime64[D]"))[0] == entry
+    assert calendar.school_entry_year(np.array([birth], dtype="datetime64[D]"))[0] == entry
 
 
 def test_fiscal_year_boundary() -> None:
     days = np.array(["2026-03-31", "2026-04-01"], dtype="datetime64[D]")
-    assert list(schedule.fiscal_year(days)) == [2025, 2026]
+    assert list(calendar.fiscal_year(days)) == [2025, 2026]
 
 
 # --------------------------------------------------------------------------- age windows
@@ -371,14 +371,14 @@ def test_history_in_the_same_batch_counts() -> None:
             "sex": ["1", "1"],
         }
     )
-    out = schedule.judge(new, pd.DataFrame(columns=schedule.DOSE_COLUMNS))
+    out = check.judge(new, pd.DataFrame(columns=check.DOSE_COLUMNS))
     assert list(out["off_schedule"]) == ["", "interval_too_short"]
 
 
 def test_rules_file_is_checked_for_overlaps(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    text = schedule.RULES_FILE.read_text(encoding="utf-8")
+    text = table.RULES_FILE.read_text(encoding="utf-8")
     text += '\n[[rule]]\nvaccine = "09"\nphase = "00"\nfrom = 2020-01-01\ndoses = 1\n'
     bad = tmp_path / "rules.toml"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match="overlap"):
-        schedule.load_rules(bad)
+        table.load_rules(bad)

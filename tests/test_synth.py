@@ -1,4 +1,4 @@
-"""Tests of the synthetic resident-registry feed (`vaxreg.synth`).
+"""Tests of the synthetic resident-registry feed (`vaxreg_devtools.synth`).
 
 The replay below re-implements the registry state machine independently of the generator: it reads
 the written CSV files, judges every row itself and checks that its verdicts and the final registry
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from vaxreg_devtools.synth import FEED_HEADER, REASONS, synthesize
 
-from vaxreg.identity import is_valid_my_number, my_number_valid_mask
-from vaxreg.synth import FEED_HEADER, REASONS, synthesize
+from vaxreg.identity.validators import is_valid_my_number, my_number_valid_mask
 
 HEADER = (
     "seq,atena_no,kojin_no,event_code,event_date,notified_date,name_kanji,name_kana,name_alpha,"

@@ -1,5 +1,5 @@
-"""Tests of the matcher benchmark's generator (`vaxreg.synth_match`) and its scoring
-(`vaxreg.bench_match.evaluate`), at small scale."""
+"""Tests of the matcher benchmark's generator (`vaxreg_devtools.synth_match`) and its scoring
+(`vaxreg_devtools.bench_match.evaluate`), at small scale."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from vaxreg.bench_match import evaluate
-from vaxreg.synth_match import NOISE, RATES, MatchData, generate, write
+from vaxreg_devtools.bench_match import evaluate
+from vaxreg_devtools.synth_match import NOISE, RATES, MatchData, generate, write
 
 PERSONS, RECORDS, SEED = 20_000, 2_000, 20260501
 FULL_KANA = re.compile("^[\u30a1-\u30fa\u30fc\u30fb]+\u3000[\u30a1-\u30fa\u30fc\u30fb]+$")

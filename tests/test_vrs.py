@@ -304,7 +304,7 @@ def test_shared_samples(feed_root: Path, db_url: str) -> None:
 
 def test_generated_files_match_their_truth(tmp_path: Path, feed_root: Path, db_url: str) -> None:
     """The generator's VRS and welfare files end exactly as its truth says."""
-    from vaxreg.synth import synthesize
+    from vaxreg_devtools.synth import synthesize
 
     synthesize(feed_root, persons=1500, seed=11, vrs_welfare=True)
     truth = json.loads((feed_root / "truth" / "vrs_welfare.json").read_text())

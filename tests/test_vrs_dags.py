@@ -22,7 +22,10 @@ def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
 
 def test_schedules_tasks_and_outlets(dagbag) -> None:  # type: ignore[no-untyped-def]
     vrs = dagbag.get_dag("vrs_import")
-    assert (vrs.timetable.expression, str(vrs.timetable.timezone)) == ("30 4 * * *", "Asia/Tokyo")
+    # Daily at 04:30 for the files VRS drops, and after every resident diff that changed persons.
+    cron = vrs.timetable.timetable
+    assert (cron.expression, str(cron.timezone)) == ("30 4 * * *", "Asia/Tokyo")
+    assert [a.uri for a in vrs.timetable.asset_condition.objects] == ["vaxreg://registry/persons"]
     assert [t.task_id for t in vrs.topological_sort()] == [
         "fetch",
         "parse",

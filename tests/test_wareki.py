@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from vaxreg import identity
+from vaxreg.identity import dates, normalise, validators
 
 D = dt.date
 
@@ -53,20 +53,20 @@ D = dt.date
     ],
 )
 def test_wareki_vectorised_and_scalar_agree(value: str | None, expected: dt.date | None) -> None:
-    got = identity.parse_wareki_dates(pa.array([value], pa.string()))[0].as_py()
+    got = dates.parse_wareki_dates(pa.array([value], pa.string()))[0].as_py()
     assert (got.date() if got else None) == expected
     if expected is not None:
-        assert identity.parse_wareki(value or "") == expected
-        assert identity.to_wareki(expected) == value
+        assert dates.parse_wareki(value or "") == expected
+        assert dates.to_wareki(expected) == value
     elif value:
         with pytest.raises(ValueError):
-            identity.parse_wareki(value)
+            dates.parse_wareki(value)
 
 
 def test_wareki_whole_column_round_trip() -> None:
     days = [D(1900, 1, 1) + dt.timedelta(days=k) for k in range(0, 46000, 7)]
-    values = pa.array([identity.to_wareki(d) for d in days], pa.string())
-    parsed = identity.parse_wareki_dates(values)
+    values = pa.array([dates.to_wareki(d) for d in days], pa.string())
+    parsed = dates.parse_wareki_dates(values)
     assert [p.date() for p in parsed.to_pylist()] == days
 
 
@@ -89,18 +89,18 @@ def test_wareki_whole_column_round_trip() -> None:
     ],
 )
 def test_names_compare_equal_after_normalisation(a: str, b: str) -> None:
-    assert identity.normalise_name(a) == identity.normalise_name(b)
+    assert normalise.normalise_name(a) == normalise.normalise_name(b)
 
 
 @pytest.mark.parametrize(
     ("a", "b"), [("タカハシ レン", "タカハシ レイ"), ("サトウ", "サイトウ"), ("ヨウコ", "ヨーコ")]
 )
 def test_different_names_stay_different(a: str, b: str) -> None:
-    assert identity.normalise_name(a) != identity.normalise_name(b)
+    assert normalise.normalise_name(a) != normalise.normalise_name(b)
 
 
 def test_normalisation_keeps_nulls_and_runs_per_distinct_value() -> None:
-    out = identity.normalise_names(pa.array(["ﾀﾛｳ", None, "ﾀﾛｳ"], pa.string()))
+    out = normalise.normalise_names(pa.array(["ﾀﾛｳ", None, "ﾀﾛｳ"], pa.string()))
     assert out.to_pylist() == ["タロウ", None, "タロウ"]
 
 
@@ -119,16 +119,16 @@ def test_normalisation_keeps_nulls_and_runs_per_distinct_value() -> None:
     ],
 )
 def test_institution_code(code: str, ok: bool) -> None:
-    assert bool(identity.institution_code_valid_mask(pa.array([code]))[0]) is ok
+    assert bool(validators.institution_code_valid_mask(pa.array([code]))[0]) is ok
 
 
 @pytest.mark.parametrize("value", ["Ｒ０１０５０１", "R０10501", " R010501", "R010501\n", "R01-05-01"])
 def test_wareki_needs_ascii_and_exact_shape(value: str) -> None:
-    assert identity.parse_wareki_dates(pa.array([value], pa.string()))[0].as_py() is None
+    assert dates.parse_wareki_dates(pa.array([value], pa.string()))[0].as_py() is None
     with pytest.raises(ValueError):
-        identity.parse_wareki(value)
+        dates.parse_wareki(value)
 
 
 def test_to_wareki_before_meiji_raises() -> None:
     with pytest.raises(ValueError):
-        identity.to_wareki(D(1868, 1, 24))
+        dates.to_wareki(D(1868, 1, 24))

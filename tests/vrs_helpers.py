@@ -6,7 +6,7 @@ import csv
 import io
 
 from vaxreg import pipeline
-from vaxreg.feeds import VRS_ATENA, VRS_GROUP
+from vaxreg.feeds.vrs_records import VRS_ATENA, VRS_GROUP
 from vaxreg.registry import db
 
 HOME = "131032"

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(__file__).resolve().parent / "data"  # reviewed data: rules, fees, retention, matching
 REGISTRY_CONN_ID = "vaxreg_registry"
 SOURCE_CONN_ID = "vaxreg_source"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from vaxreg.identity import municipality_check_digit
+from vaxreg.identity.validators import municipality_check_digit
 
 # 12-digit runs are scrubbed from any raw text that is kept (privacy.md P3).
 _TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")

@@ -21,15 +21,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.exc import IntegrityError
 
-from vaxreg import config, feeds, quality
+from vaxreg import config, feeds
+from vaxreg.feeds.layout import FileRejected, check_file_name
+from vaxreg.feeds.reader import duplicated, parse_csv
+from vaxreg.identity.validators import kojin_no_status
+from vaxreg.quality.validation import validated_table
 from vaxreg.registry import db, ledger
 from vaxreg.registry.schema import ingest_manifest
 from vaxreg.transport import open_source
@@ -37,31 +38,6 @@ from vaxreg.transport import open_source
 log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-SUITES = {"resident": "resident_diff", "clinic": "clinic_records", "otherward": "otherward_records"}
-# Feeds with several file layouts: one suite per layout kind (feeds.Layout.kind).
-SUITES |= {k: k for k in ("welfare_seiho", "welfare_techo", "vrs_subjects", "vrs_records")}
-DATE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "resident": (
-        "event_date",
-        "notified_date",
-        "birth_date",
-        "address_date",
-        "resident_since",
-        "foreign_resident_since",
-        "removed_date",
-    )
-}
-DATE_COLUMNS |= {"clinic": ("birth_date", "dose_date"), "otherward": ("birth_date", "dose_date")}
-WAREKI_FEEDS = frozenset({"clinic", "otherward"})  # dates are EYYMMDD (feeds.md §1)
-DOSE_FEEDS = frozenset({"clinic", "otherward"})  # applied by registry/doses.py
-DERIVED_KINDS = frozenset({"welfare_seiho", "welfare_techo", "vrs_subjects", "vrs_records"})
-PURPOSES = {
-    "resident": "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)",
-    "clinic": "医師会接種記録の台帳登録・委託料算定 (clinic vaccination records and commission fees)",
-    "otherward": "他区接種分の台帳登録 (vaccinations of our residents in other wards)",
-    "welfare": "生活保護・障害者手帳による自己負担区分・B類対象判定 (self-pay class and B-class eligibility)",
-    "vrs": "VRS接種記録の台帳登録・転出死亡の連携 (COVID-19 records from VRS; move-out/death flags to VRS)",
-}
 
 
 class FeedRefused(Exception):
@@ -114,7 +90,7 @@ def _dump(items: list[FileWork]) -> Works:
 
 
 def make_actor(feed: str, dag_id: str = "cli", run_id: str = "manual", task_id: str = "run") -> ledger.Actor:
-    return ledger.Actor(dag_id=dag_id, run_id=run_id, task_id=task_id, purpose=PURPOSES[feed])
+    return ledger.Actor(dag_id=dag_id, run_id=run_id, task_id=task_id, purpose=feeds.get(feed).purpose)
 
 
 def _refuse(items: list[FileWork], i: int, reason: str, actor: ledger.Actor, db_url: str | None) -> None:
@@ -154,14 +130,14 @@ def fetch(
     feed: str, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
 ) -> Works:
     """Copy every complete, not-yet-ingested file of ``feed`` to the landing folder, verified."""
-    layout = feeds.LAYOUTS[feed]
+    spec = feeds.get(feed)
     with db.transaction(db_url) as conn:
         seen = ledger.applied_entries(conn, feed)
     by_name = {e.file_name: e.sha256 for e in seen}
     by_sha = {e.sha256: e.file_name for e in seen if e.status == "applied"}
     items: list[FileWork] = []
     with open_source(source_url or config.source_url()) as src:
-        for f in sorted(src.list_complete(feed), key=lambda f: feeds.order_key(feed, f.name)):
+        for f in sorted(src.list_complete(feed), key=lambda f: spec.order_key(f.name)):
             marker = f.marker.strip().lower()
             if marker and by_name.get(f.name) == marker:
                 continue  # already ingested: nothing to download
@@ -175,8 +151,8 @@ def fetch(
                 _refuse(items, i, "marker is neither empty nor a SHA-256 digest", actor, db_url)
                 continue
             try:
-                layout.file_date(f.name)
-            except feeds.FileRejected as exc:
+                spec.file_date(f.name)
+            except FileRejected as exc:
                 _refuse(items, i, str(exc), actor, db_url)
                 continue
             tmp = config.staging_dir() / "landing" / feed / ".incoming" / f.name
@@ -219,25 +195,22 @@ def parse(works: Works, actor: ledger.Actor, *, db_url: str | None = None) -> Wo
     for i, w in enumerate(items):
         if w.status != "fetched":
             continue
+        kind = feeds.get(w.feed).kind_for(w.name)
         try:
-            layout = feeds.layout_for(w.feed, w.name, Path(w.landing))
-            feeds.check_file_name(layout, w.name)
-            parsed = feeds.parse_csv(Path(w.landing), layout)
-        except feeds.FileRejected as exc:
+            layout = kind.layout_of(w.name, Path(w.landing))
+            check_file_name(layout, w.name)
+            parsed = parse_csv(Path(w.landing), layout)
+        except FileRejected as exc:
             _refuse(items, i, str(exc), actor, db_url)
             continue
         table = parsed.table
-        content = [c for c in layout.fields if c != "seq"]
-        if layout.kind == "vrs_records":  # 1M wide rows: no frame of 57 text columns
-            is_dup = _duplicated(table.select(content))
-        else:
-            is_dup = table.select(content).to_pandas().duplicated(keep="first").to_numpy()
+        is_dup = duplicated(table.select([c for c in layout.fields if c != "seq"]))
         for col in layout.sensitive:
-            table = table.append_column(f"{col}__status", quality.kojin_no_status(table.column(col)))
+            table = table.append_column(f"{col}__status", kojin_no_status(table.column(col)))
         table = table.drop_columns(list(layout.sensitive)).append_column("is_duplicate", pa.array(is_dup))
-        if layout.kind == "vrs_records":  # wide → long: one row per dose (vrs.md)
-            table, empty = feeds.unpivot_vrs(table)
-            parsed.rejected = sorted(parsed.rejected + empty)
+        if kind.reshape is not None:  # e.g. VRS records: wide → one row per dose
+            table, cut = kind.reshape(table)
+            parsed.rejected = sorted(parsed.rejected + cut)
         w.work_dir.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, w.work_dir / "staged.parquet")
         rejected = pa.table(
@@ -260,99 +233,15 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
         if w.status != "parsed":
             continue
         try:
-            table, result = validated_table(w.feed, w.name, pq.read_table(w.staged))
-        except feeds.FileRejected as exc:
+            kind = feeds.get(w.feed).kind_for(w.name)
+            table, result = validated_table(kind, w.name, pq.read_table(w.staged))
+        except FileRejected as exc:
             _refuse(items, i, str(exc), actor, db_url)
             continue
         pq.write_table(table, w.work_dir / "validated.parquet")
         (w.work_dir / "validation.json").write_text(json.dumps(result.summary, indent=1))
         w.staged, w.status = str(w.work_dir / "validated.parquet"), "validated"
     return _dump(items)
-
-
-def validated_table(feed: str, name: str, table: pa.Table) -> tuple[pa.Table, quality.Validation]:
-    """The staged table of file ``name`` with its derived columns and ``reasons`` (the suite's
-    row verdicts); raises :class:`feeds.FileRejected` on a file-level failure. Also re-validates
-    the received rows of accepted review items (registry/review.py) exactly as their file was."""
-    layout = feeds.layout_for(feed, name)
-    file_date = layout.file_date(name)
-    date_columns: tuple[str, ...] = DATE_COLUMNS.get(feed, ())
-    if feed in WAREKI_FEEDS:
-        table = _derived_columns(table, layout, name)
-        date_columns = ()  # parsed above, as wareki
-    elif layout.kind in DERIVED_KINDS:
-        from vaxreg.registry import vrs, welfare
-
-        derive = welfare.derived_columns if feed == "welfare" else vrs.derived_columns
-        table = derive(table, layout.kind)
-        date_columns = ()
-    if layout.kind == "vrs_records":  # millions of doses: the suite on bounded slices
-        result = _validate_in_slices(table, layout, SUITES[layout.kind], file_date)
-    else:
-        result = quality.validate_table(table, layout, SUITES[layout.kind or feed], date_columns, file_date)
-    return table.append_column("reasons", pa.array(result.reasons, pa.string())), result
-
-
-def _duplicated(table: pa.Table) -> np.ndarray:
-    """``DataFrame.duplicated(keep="first")`` of a table of text columns, columnar (nulls equal)."""
-    n = table.num_rows
-    if n == 0 or table.num_columns == 0:
-        return np.zeros(n, dtype=bool)
-    idx = table.append_column("__i", pa.array(np.arange(n)))
-    firsts = idx.group_by(table.column_names, use_threads=False).aggregate([("__i", "min")])
-    dup = np.ones(n, dtype=bool)
-    dup[firsts.column("__i_min").to_numpy()] = False
-    return dup
-
-
-VALIDATION_SLICE = 500_000  # rows per GX run of the VRS records: bounded memory
-
-
-def _validate_in_slices(
-    table: pa.Table, layout: feeds.Layout, suite: str, file_date: dt.date
-) -> quality.Validation:
-    """The suite of row-level checks run on slices of rows; the verdicts are those of the whole
-    table (table-level expectations hold per slice: the columns, at least one row)."""
-    out: quality.Validation | None = None
-    for start in range(0, max(table.num_rows, 1), VALIDATION_SLICE):
-        part = quality.validate_table(table.slice(start, VALIDATION_SLICE), layout, suite, (), file_date)
-        if out is None:
-            out = part
-            continue
-        out.reasons += part.reasons
-        for total, s in zip(out.summary, part.summary, strict=True):
-            total["failed"] += s["failed"]
-    assert out is not None
-    return out
-
-
-def _derived_columns(table: pa.Table, layout: feeds.Layout, name: str) -> pa.Table:
-    """What the clinic/other-ward suites check besides the received text: wareki dates parsed
-    (``<col>__date``), the municipality-code check digit, and the ward of the file name."""
-    from vaxreg import identity
-
-    for col in DATE_COLUMNS[layout.feed]:
-        table = table.append_column(
-            f"{col}__date", identity.parse_wareki_dates(table.column(col).combine_chunks())
-        )
-    place = table.column("place_code").combine_chunks()
-    valid = identity.municipality_code_valid_mask(place)
-    table = table.append_column("place_code__check", pa.array(valid.astype(bool)))
-    if "ward" in layout.file_pattern.groupindex:
-        ward = layout.name_part(name, "ward")
-        table = table.append_column("file_ward", pa.repeat(pa.scalar(ward, pa.string()), table.num_rows))
-    return table
-
-
-def _checked_my_numbers(w: FileWork, rows: pa.Array) -> pd.DataFrame:
-    """(row_no, kojin_no) of the given rows whose My Number passed its check, from the landing copy.
-
-    My Number never goes to staging; apply reads it back from the raw file it came in.
-    """
-    t = feeds.parse_csv(Path(w.landing), feeds.layout_for(w.feed, w.name), only=("kojin_no",)).table
-    t = t.filter(pc.is_in(t.column("row_no"), rows))
-    t = t.filter(pc.equal(quality.kojin_no_status(t.column("kojin_no")), "valid"))
-    return t.to_pandas()
 
 
 def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
@@ -396,18 +285,10 @@ def apply(works: Works, actor: ledger.Actor, *, feed: str | None = None, db_url:
             continue
         if w.status != "validated":
             continue
-        staged = pq.read_table(w.staged)
-        rejected = pq.read_table(w.work_dir / "rejected.parquet").to_pylist()
-        if w.feed in DOSE_FEEDS:
-            apply_one = _apply_doses
-        elif w.feed in ("welfare", "vrs"):
-            apply_one = _apply_other
-        else:
-            apply_one = _apply_resident
         try:
-            if apply_one(w, staged, rejected, actor, db_url):
+            if _apply_file(w, actor, db_url):
                 log.info("applied %s: %s", w.name, json.dumps(w.counts))
-        except feeds.FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
+        except FileRejected as exc:  # e.g. a shrunken welfare snapshot: nothing was changed
             _refuse(items, items.index(w), str(exc), actor, db_url)
     return resolutions + _dump(items)
 
@@ -418,16 +299,16 @@ def apply_resolutions(feed: str, actor: ledger.Actor, *, db_url: str | None = No
 
     Runs on every run of a feed that writes review items, whether or not a file arrived. An item
     is applied once: a concurrent run that claimed the same items first makes this one a no-op."""
-    from vaxreg.registry import review
+    from vaxreg.review import queue, resolutions
 
-    if feed not in review.FEEDS:
+    if not feeds.get(feed).reviews:
         return []
     try:
         with db.transaction(db_url) as conn:
-            done = review.apply_resolutions(conn, feed, actor)
-    except (IntegrityError, review.ReviewConflict):
+            done = resolutions.apply_resolutions(conn, feed, actor)
+    except (IntegrityError, queue.ReviewConflict):
         with db.transaction(db_url) as conn:  # fine if another run has taken them all since
-            if not review.list_items(conn, feed=feed, status="accepted").empty:
+            if not queue.list_items(conn, feed=feed, status="accepted").empty:
                 raise
         log.warning("review resolutions of %s: already applied by a concurrent run", feed)
         return []
@@ -444,73 +325,29 @@ def apply_resolutions(feed: str, actor: ledger.Actor, *, db_url: str | None = No
     return _dump(items)
 
 
-def _apply_resident(
-    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
-) -> bool:
-    """Apply one resident diff in one transaction (registry/resident.py)."""
-    from vaxreg.registry import resident
+def _apply_file(w: FileWork, actor: ledger.Actor, db_url: str | None) -> bool:
+    """Apply one validated file with its kind's apply step, in one transaction."""
+    kind = feeds.get(w.feed).kind_for(w.name)
+    staged = pq.read_table(w.staged)
+    rejected = [
+        (r["row_no"], r["reason"], r["raw"])
+        for r in pq.read_table(w.work_dir / "rejected.parquet").to_pylist()
+    ]
 
-    numbers = _checked_my_numbers(w, staged.column("row_no").combine_chunks())
-    return _apply_in_transaction(
-        w,
-        actor,
-        db_url,
-        lambda conn, mid: resident.apply_file(
-            conn, staged, numbers, manifest_id=mid, file_name=w.name, rejected=_rows(rejected), actor=actor
-        ),
-    )
-
-
-def _apply_doses(
-    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
-) -> bool:
-    """Reconcile, rule check and load one clinic/other-ward file in one transaction."""
-    from vaxreg.registry import doses
-
-    return _apply_in_transaction(
-        w,
-        actor,
-        db_url,
-        lambda conn, mid: doses.apply_file(
-            conn,
-            staged,
+    def apply_file(conn: Connection, mid: int) -> ledger.Outcome:
+        ctx = feeds.ApplyContext(
             feed=w.feed,
+            kind=kind,
             manifest_id=mid,
             file_name=w.name,
-            file_date=feeds.LAYOUTS[w.feed].file_date(w.name),
-            rejected=_rows(rejected),
+            file_date=kind.layout.file_date(w.name),
             actor=actor,
-        ),
-    )
+            rejected=rejected,
+            landing=Path(w.landing),
+        )
+        return kind.apply(conn, staged, ctx)
 
-
-def _apply_other(
-    w: FileWork, staged: pa.Table, rejected: list[dict[str, Any]], actor: ledger.Actor, db_url: str | None
-) -> bool:
-    """Apply one welfare snapshot or VRS file in one transaction (registry/welfare.py, registry/vrs.py)."""
-    from vaxreg.registry import vrs, welfare
-
-    layout = feeds.layout_for(w.feed, w.name)
-    apply_file = welfare.apply_file if w.feed == "welfare" else vrs.apply_file
-    return _apply_in_transaction(
-        w,
-        actor,
-        db_url,
-        lambda conn, mid: apply_file(
-            conn,
-            staged,
-            kind=layout.kind,
-            manifest_id=mid,
-            file_name=w.name,
-            file_date=layout.file_date(w.name),
-            rejected=_rows(rejected),
-            actor=actor,
-        ),
-    )
-
-
-def _rows(rejected: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
-    return [(r["row_no"], r["reason"], r["raw"]) for r in rejected]
+    return _apply_in_transaction(w, actor, db_url, apply_file)
 
 
 def _apply_in_transaction(
@@ -543,48 +380,34 @@ def _apply_in_transaction(
     return True
 
 
-def vrs_flags(
-    works: Works,
+def publish_outputs(
+    feed: str,
     actor: ledger.Actor,
     *,
-    date: str | None = None,
+    day: dt.date | None = None,
     source_url: str | None = None,
     db_url: str | None = None,
-) -> Works:
-    """Publish ``inbox/vrs/VRS_FLAGS_YYYYMMDD.csv``: move-outs and deaths not yet sent (feeds.md §7)."""
-    import datetime as dt
+) -> list[str]:
+    """Publish the outputs the feed declares after its apply step (fees, VRS flags, …), each in
+    its own transaction; ``day`` (default today in Tokyo) names the dated files. Works from the
+    registry, not only from this run's files: what an earlier run failed to publish goes now."""
+    from vaxreg import outputs
 
-    from vaxreg.registry import vrs
+    names: list[str] = []
+    for target in feeds.get(feed).after_apply:
+        publish = outputs.publisher(target)
+        with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
+            published = publish(conn, src, actor, day or today())
+        log.info("%s: %s", target, ", ".join(published) or "nothing new")
+        names += published
+    return names
 
-    day = dt.date.fromisoformat(date) if date else config_today()
-    with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
-        name = vrs.publish_flags(conn, src, actor, day)
-    log.info("vrs flags: %s", name or "nothing new")
-    return works
 
-
-def config_today() -> Any:
+def today() -> dt.date:
     """Today in Asia/Tokyo (the municipality's date)."""
-    import datetime as dt
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
-
-
-def fees(
-    works: Works, actor: ledger.Actor, *, source_url: str | None = None, db_url: str | None = None
-) -> Works:
-    """Publish the commission-fee statements not yet published (FEES_YYYYMM.csv + detail).
-
-    Works from the registry, not only from this run's files: a statement whose publication
-    failed in an earlier run is published by the next one.
-    """
-    from vaxreg import fees as fee_module
-
-    with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
-        names = fee_module.publish_statements(conn, src, actor)
-    log.info("fees: published %s", ", ".join(names) or "nothing new")
-    return works
 
 
 def report(works: Works) -> list[dict[str, Any]]:
@@ -623,15 +446,14 @@ def run_feed(
 ) -> Works:
     """All steps in one process, as ``vaxreg run`` does; returns the final work list.
 
-    ``date`` (YYYY-MM-DD, default today in Tokyo) names the VRS flags file of the vrs feed."""
+    ``date`` (YYYY-MM-DD, default today in Tokyo) names the dated outputs published after the
+    apply step (the VRS flags file of the vrs feed)."""
     works = fetch(feed, actor, source_url=source_url, db_url=db_url)
     for step in (parse, validate):
         _release_memory()  # each step reads its input from disk: keep one step's peak, not their sum
         works = step(works, actor, db_url=db_url)
     _release_memory()
     works = apply(works, actor, feed=feed, db_url=db_url)
-    if feed in DOSE_FEEDS:
-        works = fees(works, actor, source_url=source_url, db_url=db_url)
-    if feed == "vrs":
-        works = vrs_flags(works, actor, date=date, source_url=source_url, db_url=db_url)
+    day = dt.date.fromisoformat(date) if date else None
+    publish_outputs(feed, actor, day=day, source_url=source_url, db_url=db_url)
     return works

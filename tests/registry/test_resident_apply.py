@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from vaxreg import pipeline, vault
-from vaxreg.identity import my_number_check_digit
-from vaxreg.registry import db
+from vaxreg import pipeline
+from vaxreg.identity.validators import my_number_check_digit
+from vaxreg.registry import db, vault
 
 from conftest import deliver, person, resident_csv
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 from vaxreg import config
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def engine(url: str | None = None) -> Engine:
@@ -56,6 +56,11 @@ def _engine(url: str) -> Engine:
 
 def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
+
+
+def mark(conn: Connection) -> str:
+    """The driver's parameter marker for ``exec_driver_sql``: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 def upgrade(url: str | None = None, revision: str = "heads") -> str:

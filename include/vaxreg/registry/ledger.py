@@ -14,8 +14,10 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from vaxreg import audit
-from vaxreg.registry import schema_privacy  # noqa: F401  (audit_log's hash columns)
+from vaxreg.registry import (
+    audit,
+    schema_privacy,  # noqa: F401  (audit_log's hash columns)
+)
 from vaxreg.registry.db import bulk_insert
 from vaxreg.registry.schema import ingest_manifest
 
@@ -38,6 +40,8 @@ class Outcome:
 
 
 MANIFEST_COUNTS = tuple(f.name for f in fields(Outcome))
+# Manifest names of applied review decisions: ``review-resolutions/<run_id>/<original file>``.
+RESOLUTIONS_PREFIX = "review-resolutions/"
 
 OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 

@@ -1,7 +1,7 @@
 """Privacy tables (privacy.md P1, P4, P6): the My Number vault, the audit hash chain, the deletion log.
 
 * ``audit_log`` (core) gains ``prev_hash`` and ``row_hash``: each record is chained
-  to the one before it (:mod:`vaxreg.audit`).
+  to the one before it (:mod:`vaxreg.registry.audit`).
 * ``deletion_log``: one row per retention policy per real purge run; never purged.
 * ``my_number_vault``: My Number, encrypted (AES-256-GCM) with a keyed HMAC for
   equality look-ups. It is declared on its **own** metadata, :data:`vault_metadata`,

@@ -1,0 +1,80 @@
+"""``vaxreg``: the operator command (cli.md). Its subcommands call the functions the DAG tasks call.
+
+Exit status: 0 success; 1 the command ran and found a problem; 2 wrong usage.
+Expected failures print one line on stderr, never a traceback or personal data.
+
+Each module of this package adds its own subcommands (``register``); :data:`COMMANDS` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+
+COMMANDS = ("vaxreg.cli.feeds", "vaxreg.cli.registry", "vaxreg.cli.review")
+
+
+def actor_run_id(date: str | None) -> str:
+    """The run id a command writes to the audit log: ``cli__<date>__<random>``."""
+    return f"cli__{date or dt.date.today().isoformat()}__{uuid.uuid4().hex[:8]}"
+
+
+def operator(args: argparse.Namespace) -> str:
+    """Who runs the command: ``--by``, else the OS user."""
+    import getpass
+
+    return args.by or getpass.getuser()
+
+
+def iso_date(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vaxreg", description=__doc__.split("\n\nEach module")[0])
+    p.add_argument("--database-url", help="SQLAlchemy URL of the registry (default: VAXREG_DATABASE_URL)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return p
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures an operator can act on: one line on stderr, exit 1."""
+    from vaxreg.pipeline import FeedRefused
+    from vaxreg.registry.vault import VaultError
+    from vaxreg.review.queue import ReviewError
+    from vaxreg.transport import TransportError
+
+    return (FeedRefused, TransportError, VaultError, ReviewError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        # Quiet by default: an expected failure is the one line printed below; -v shows progress.
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except expected_errors() as exc:
+        print(f"vaxreg: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `vaxreg export persons | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

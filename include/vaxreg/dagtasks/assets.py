@@ -1,0 +1,21 @@
+"""Every Asset of vaxreg, declared once. Feed DAGs announce the registry areas their feed changes
+(:attr:`vaxreg.feeds.Feed.changes`); DAGs that must run after them are scheduled on these."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def _asset(name: str) -> Asset:
+    return Asset(name=name, uri=f"vaxreg://{name.replace('.', '/')}", group="vaxreg")
+
+
+PERSONS = _asset("registry.persons")  # resident diff: persons, their status and history
+DOSES = _asset("registry.doses")  # clinic, other-ward and VRS doses
+WELFARE = _asset("registry.welfare")  # welfare and disability status periods
+FEES = _asset("outbound.fees")  # FEES_YYYYMM.csv published
+VRS_FLAGS = _asset("outbound.vrs_flags")  # VRS_FLAGS_YYYYMMDD.csv published
+
+# A feed's registry areas (Feed.changes) and an output target (vaxreg.outputs) -> its Asset.
+REGISTRY = {"persons": PERSONS, "doses": DOSES, "welfare": WELFARE}
+OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS}

@@ -1,0 +1,1 @@
+"""Retention (privacy.md P6): reviewed policies, the logged purge and its deletion certificate."""
