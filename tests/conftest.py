@@ -7,13 +7,9 @@ other's rows. When PostgreSQL cannot be reached the tests fail: they never skip.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,17 +25,12 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from vaxreg.feeds.resident import RESIDENT  # noqa: E402
 from vaxreg.registry import db  # noqa: E402
 
-from sshd import sftp_server  # noqa: E402, F401
-
-# The project's shared contracts and samples: beside the repository (as CI lays them out).
-SHARED = Path(os.environ.get("VAXREG_SHARED_DIR", REPO.parent / "shared"))
-SAMPLES = SHARED / "samples" / "outbox"
-SPECS = SHARED / "specs"
-
-PG_URL = os.environ.get("VAXREG_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from helpers.db import pg_schema_url  # noqa: E402
+from helpers.paths import PG_URL  # noqa: E402
+from helpers.smtp import Inbox, free_port  # noqa: E402
+from helpers.sshd import sftp_server  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")
@@ -57,25 +48,6 @@ def pg_url() -> str:
     return PG_URL
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    from sqlalchemy import create_engine
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    try:
-        yield url
-    finally:
-        db.engine(url).dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema}_vault CASCADE")  # the test's vault (P1)
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated registry on each database."""
@@ -85,7 +57,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
         db.engine(url).dispose()
     else:
-        for url in _pg_schema_url(request.getfixturevalue("pg_url")):
+        for url in pg_schema_url(request.getfixturevalue("pg_url")):
             db.upgrade(url)
             yield url
 
@@ -98,57 +70,6 @@ def feed_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VAXREG_STAGING_DIR", str(tmp_path / "staging"))
     monkeypatch.setenv("VAXREG_HOME", str(tmp_path / "var"))
     return root
-
-
-def person(atena_no: str, **over: str) -> dict[str, str]:
-    """A valid resident-feed row (a generated person) with overrides; seq is added by resident_csv."""
-    row = {
-        "atena_no": atena_no,
-        "kojin_no": "",
-        "event_code": "10",
-        "event_date": "2026-04-01",
-        "notified_date": "2026-04-01",
-        "name_kanji": "試験　太郎",
-        "name_kana": "シケン　タロウ",
-        "name_alpha": "",
-        "birth_date": "1990-05-05",
-        "sex": "1",
-        "household_no": "5000000001",
-        "relationship": "世帯主",
-        "householder_name": "試験　太郎",
-        "address": "東京都港区芝1丁目1番1号",
-        "address_date": "2020-01-01",
-        "resident_since": "2020-01-01",
-        "resident_class": "1",
-        "foreign_resident_since": "",
-        "removed_date": "",
-    }
-    row.update(over)
-    return row
-
-
-def resident_csv(rows: list[dict[str, str]], *, bom: bool = False, crlf: bool = False) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(RESIDENT.columns), lineterminator="\r\n" if crlf else "\n")
-    w.writeheader()
-    for i, r in enumerate(rows, start=1):
-        w.writerow({"seq": str(i), **r})  # seq follows the list unless a row sets its own
-    data = buf.getvalue().encode("utf-8")
-    return (b"\xef\xbb\xbf" + data) if bom else data
-
-
-def deliver(
-    root: Path, name: str, data: bytes, *, marker: str | None = "digest", feed: str = "resident"
-) -> Path:
-    """Put a file in ``outbox/<feed>/``; marker: "digest", "empty", None (no marker) or literal text."""
-    folder = root / "outbox" / feed
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(data)
-    if marker is not None:
-        text = {"digest": hashlib.sha256(data).hexdigest() + "\n", "empty": ""}.get(marker, marker)
-        (folder / f"{name}.done").write_text(text)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -200,32 +121,6 @@ def _drop_orphan_vault_schemas() -> Iterator[None]:
 
 
 # --- a real SMTP server (aiosmtpd) for alert tests ---------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    """Messages received by the test SMTP server."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        import email
-
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    @staticmethod
-    def text(msg) -> str:  # type: ignore[no-untyped-def]
-        parts = [p.get_payload(decode=True) for p in msg.walk() if not p.is_multipart()]
-        return "\n".join(p.decode("utf-8") for p in parts if isinstance(p, bytes))
 
 
 @pytest.fixture(scope="module")

@@ -319,7 +319,7 @@ def apply_file(
             "dose_date": d["dose_date__date"].to_numpy(dtype="datetime64[D]"),
             "birth_date": d["birth_date__date"].to_numpy(dtype="datetime64[D]"),
             "sex": d["sex"].to_numpy(),
-            # 障害部位 of grade-1 身体 certificates on the dose date; None = no welfare data (§19, §31)
+            # 障害部位 of grade-1 身体 certificates on the dose date; None = no welfare data (§19, §27)
             "disability": welfare.disability_letters(
                 conn,
                 d["atena_no"].reset_index(drop=True),
@@ -612,7 +612,7 @@ def _write_fees(
 def late_file_date(conn: Connection, feed: str, original: dt.date) -> dt.date:
     """The file date that books the fee of a record resolved late (a review decision) to the first
     payment month not yet published: a published statement is never written again, so the fee
-    goes on the next one, beside the next regular file's (decisions §40)."""
+    goes on the next one, beside the next regular file's (decisions.md §36)."""
     latest = conn.exec_driver_sql(
         "SELECT MAX(payment_month) FROM fee_statements WHERE feed = " + (db.mark(conn)),
         (feed,),

@@ -79,7 +79,7 @@ def _vaccination_summary(conn: Connection) -> dict[str, int]:
         "preliminary_only": one("SELECT COUNT(*) FROM preliminary_exams"),
         "quarantined": one(f"SELECT COUNT(*) FROM quarantine WHERE feed IN {feeds}"),
         "review_open": one("SELECT COUNT(*) FROM review_items WHERE status = 'open'"),
-        # How the stored doses of these feeds were put on their person (decided_by, decisions §37).
+        # How the stored doses of these feeds were put on their person (decided_by, decisions.md §33).
         "matched_deterministic": one(
             f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(deterministic)%%'"
         ),

@@ -10,7 +10,7 @@ from vaxreg import pipeline
 from vaxreg.identity.validators import my_number_check_digit
 from vaxreg.registry import db, vault
 
-from conftest import deliver, person, resident_csv
+from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="test-run", task_id="test")
 

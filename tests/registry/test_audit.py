@@ -11,7 +11,7 @@ import pytest
 from vaxreg import cli, pipeline
 from vaxreg.registry import audit, db, ledger
 
-from conftest import deliver, person, resident_csv
+from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="audit-test", task_id="test")
 

@@ -21,7 +21,7 @@ from vaxreg.registry.tables import all_metadata
 from vaxreg.retention import policies
 from vaxreg.retention import purge as retention
 
-from conftest import deliver, person, resident_csv
+from helpers.resident import deliver, person, resident_csv
 
 AS_OF = dt.date(2026, 5, 1)
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -356,7 +356,7 @@ def test_reviewed_policy_file_states_the_privacy_defaults() -> None:
 def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from conftest import REPO
+    from helpers.paths import REPO
 
     return DagBag(dag_folder=str(REPO / "dags"))
 

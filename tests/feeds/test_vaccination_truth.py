@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_clinic import registry
 from vaxreg_devtools.synth import synthesize
 
 from vaxreg import pipeline
+
+from helpers.clinic import registry
 
 
 @pytest.fixture(scope="module")

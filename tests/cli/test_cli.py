@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import deliver, person, resident_csv
+from helpers.resident import deliver, person, resident_csv
 
 
 def vaxreg(*args: str, db_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

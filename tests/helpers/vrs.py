@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from vaxreg import pipeline
 from vaxreg.feeds.vrs_records import VRS_ATENA, VRS_GROUP
-from vaxreg.registry import db
 
 HOME = "131032"
 OTHER = "131024"  # Shinjuku... a valid Tokyo ward code other than ours
@@ -15,7 +13,7 @@ OTHER = "131024"  # Shinjuku... a valid Tokyo ward code other than ours
 
 def subjects_csv(rows: list[tuple[str, ...]], code: str = HOME) -> bytes:
     """rows: (voucher, atena_no, birth YYYYMMDD[, カナ氏名[, 性別]]); the name and sex default to
-    those of conftest.person (シケン　タロウ, 1)."""
+    those of helpers.resident.person (シケン　タロウ, 1)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["自治体コード", "券番号", "宛名番号", "カナ氏名", "生年月日", "性別"])
@@ -68,13 +66,3 @@ def techo_csv(rows: list[tuple[str, str, str, str, str, str]]) -> bytes:
     w.writerow(["宛名番号", "手帳種別", "等級", "障害部位", "交付日", "有効期限"])
     w.writerows(rows)
     return buf.getvalue().encode("cp932")
-
-
-def run(feed: str, source: str, db_url: str, date: str = "2026-06-01") -> list[dict]:
-    actor = pipeline.make_actor(feed, run_id=f"test-{feed}", task_id="test")
-    return pipeline.report(pipeline.run_feed(feed, actor, source_url=source, db_url=db_url, date=date))
-
-
-def rows(db_url: str, sql: str) -> list[tuple]:
-    with db.transaction(db_url) as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(sql).fetchall()]

@@ -6,18 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vrs_helpers import dose, records_csv, rows, seiho_csv, subjects_csv, techo_csv
 
-from conftest import REPO, deliver, person, resident_csv
+from helpers.db import rows
+from helpers.resident import deliver, person, resident_csv
+from helpers.vrs import dose, records_csv, seiho_csv, subjects_csv, techo_csv
 
 pytestmark = pytest.mark.airflow
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(REPO / "dags"))
 
 
 def test_schedules_tasks_and_outlets(dagbag) -> None:  # type: ignore[no-untyped-def]

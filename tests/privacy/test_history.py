@@ -7,7 +7,7 @@ from pathlib import Path
 from vaxreg import feeds, pipeline
 from vaxreg.registry import db
 
-from conftest import deliver, person, resident_csv
+from helpers.resident import deliver, person, resident_csv
 
 
 def test_correction_keeps_prior_values_and_who_decided(feed_root: Path, db_url: str) -> None:

@@ -20,7 +20,7 @@ from vaxreg.transport import (
     open_source,
 )
 
-from sshd import SftpServer, free_port
+from helpers.sshd import SftpServer, free_port
 
 SourceFactory = Callable[[Path], Source]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from vaxreg.dagtasks.notify import RUNBOOK_URL
 
-from conftest import REPO
+from helpers.paths import REPO
 
 
 def _vaxreg_info() -> dict[str, Any]:

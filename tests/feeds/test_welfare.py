@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from vrs_helpers import rows, run, seiho_csv, techo_csv
 
 from vaxreg import pipeline
 from vaxreg.registry import db, welfare
 
-from conftest import deliver, person, resident_csv
+from helpers.db import rows, run
+from helpers.resident import deliver, person, resident_csv
+from helpers.vrs import seiho_csv, techo_csv
 
 P = [f"20000000{i:02d}" for i in range(1, 13)]
 
@@ -164,7 +165,7 @@ def test_shrunken_snapshot_fails_and_changes_nothing(feed_root: Path, source: st
 
 def test_clinic_records_use_the_welfare_data(feed_root: Path, source: str, db_url: str) -> None:
     """Influenza at 62: eligible with grade-1 身体 H; the self-pay class comes from the registry."""
-    from test_clinic import clinic_csv, rec
+    from helpers.clinic import clinic_csv, rec
 
     deliver(feed_root, "SEIHO_202603.csv", seiho_csv([(P[0], "C1", "R050101", "")]), feed="welfare")
     deliver(

@@ -10,7 +10,8 @@ from vaxreg.feeds.layout import FileRejected
 from vaxreg.feeds.reader import parse_csv, raw_row_json, scrub
 from vaxreg.feeds.resident import RESIDENT
 
-from conftest import SAMPLES, person, resident_csv
+from helpers.paths import SAMPLES
+from helpers.resident import person, resident_csv
 
 RESIDENT_SAMPLES = SAMPLES / "resident"
 

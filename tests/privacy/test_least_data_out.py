@@ -16,7 +16,7 @@ import vaxreg.outputs
 from vaxreg.outputs import outbound
 from vaxreg.transport import LocalSource
 
-from conftest import SPECS
+from helpers.paths import SPECS
 
 # Every outbound layout is registered by its module of vaxreg.outputs at import: import them all.
 for _m in pkgutil.walk_packages(vaxreg.outputs.__path__, "vaxreg.outputs."):

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_clinic import clinic_csv, rec
-from vrs_helpers import dose, records_csv, subjects_csv
 
 from vaxreg import cli, feeds, pipeline
 from vaxreg.registry import db
 from vaxreg.review import queue as review
 from vaxreg.review import resolutions
 
-from conftest import deliver, person, resident_csv
+from helpers.clinic import clinic_csv, rec
+from helpers.resident import deliver, person, resident_csv
+from helpers.vrs import dose, records_csv, subjects_csv
 
 P1, P2, P3, P4 = "0000000001", "0000000002", "0000000003", "0000000004"
 
@@ -414,7 +414,7 @@ def test_dag_load_task_applies_resolutions_without_a_new_file(
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
 
-    from conftest import REPO
+    from helpers.paths import REPO
 
     dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("clinic_records")
     monkeypatch.setenv("VAXREG_DATABASE_URL", db_url)

@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, deliver, person, resident_csv
-from test_faults import snapshot
+from helpers.db import snapshot
+from helpers.resident import deliver, person, resident_csv
 
 pytestmark = pytest.mark.airflow
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(REPO / "dags"))
 
 
 def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]

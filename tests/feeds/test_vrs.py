@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from vrs_helpers import HOME, OTHER, dose, records_csv, rows, run, subjects_csv
 
 from vaxreg import pipeline
 
-from conftest import deliver, person, resident_csv
+from helpers.db import rows, run
+from helpers.resident import deliver, person, resident_csv
+from helpers.vrs import HOME, OTHER, dose, records_csv, subjects_csv
 
 P = ("1000000001", "1000000002", "1000000003", "1000000004", "1000000005")
 V = ("5000000001", "5000000002", "5000000003", "5000000004", "5000000005", "5000000006")
@@ -271,7 +272,7 @@ def test_shared_samples(feed_root: Path, db_url: str) -> None:
     import io
     import shutil
 
-    from test_clinic import SAMPLES
+    from helpers.paths import SAMPLES
 
     subj = list(
         csv.DictReader(io.StringIO((SAMPLES / "vrs" / "VRS_SUBJECTS_20260401.csv").read_text("utf-8-sig")))

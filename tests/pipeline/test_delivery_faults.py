@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from vaxreg import pipeline
-from vaxreg.registry import db, vault
+from vaxreg.registry import db
 
-from conftest import deliver, person, resident_csv
+from helpers.db import snapshot
+from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="fault-test", task_id="test")
-TABLES = ("persons", "person_history", "my_number", "quarantine")
+from helpers.db import TABLES  # noqa: E402
+
 FILE_1 = resident_csv([person("0000000001", kojin_no="123456789018"), person("0000000002", sex="7")])
 FILE_2 = resident_csv(
     [person("0000000001", event_code="30", event_date="2026-04-02", address="東京都港区芝5丁目5番5号")]
@@ -25,31 +27,6 @@ FILE_2 = resident_csv(
 
 def run(source: str, db_url: str) -> list[dict]:
     return pipeline.report(pipeline.run_feed("resident", ACTOR, source_url=source, db_url=db_url))
-
-
-def snapshot(db_url: str) -> dict[str, list[tuple]]:
-    """Registry contents without the columns a clock fills."""
-    out = {}
-    with db.transaction(db_url) as conn:
-        for t in TABLES:
-            if t == "my_number":  # the vault, decrypted (privacy.md P1)
-                out[t] = sorted(vault.read_all(conn).items())
-                continue
-            cols = [
-                c
-                for c in db.engine(db_url).dialect.get_columns(conn, t)
-                if c["name"] not in ("id", "recorded_at", "updated_at", "manifest_id")
-            ]
-            names = ", ".join(f"CAST({c['name']} AS TEXT)" for c in cols)
-            out[t] = sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT {names} FROM {t}"))
-        out["applied"] = sorted(
-            tuple(r)
-            for r in conn.exec_driver_sql(
-                "SELECT file_name, status, rows_read, accepted, quarantined, duplicates FROM ingest_manifest "
-                "WHERE status <> 'refused'"
-            )
-        )
-    return out
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 
 from vaxreg.dagtasks import notify
 
-from conftest import REPO, Inbox, deliver, person, resident_csv
+from helpers.paths import REPO
+from helpers.resident import deliver, person, resident_csv
+from helpers.smtp import Inbox
 
 pytestmark = pytest.mark.airflow
 
@@ -44,13 +46,6 @@ def chat_hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
         yield received
     finally:
         server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(REPO / "dags"))
 
 
 def run_resident(dagbag, monkeypatch, db_url: str, root: Path, day: str):  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ with history, the schedule outcome, fees and their outbound statement, exactly-o
 from __future__ import annotations
 
 import csv
-import io
 import json
 import shutil
 from pathlib import Path
@@ -13,79 +12,11 @@ from pathlib import Path
 import pytest
 
 from vaxreg import cli, pipeline
-from vaxreg.registry import db
 
-from conftest import (
-    SAMPLES,
-    deliver,
-    person,
-    resident_csv,
-)
-
-HEADER = [
-    "宛名番号",
-    "カナ氏名",
-    "生年月日",
-    "性別",
-    "予防接種種別コード",
-    "接種期",
-    "接種回数",
-    "接種日",
-    "予診のみ",
-    "ワクチン名称",
-    "ロット番号",
-    "医療機関コード",
-    "接種地コード",
-    "自己負担区分",
-]
-CLINIC = "1317576043"
-
-
-def rec(
-    atena: str, kana: str, birth: str, sex: str, vaccine: str, phase: str, dose: str, day: str, **kw: str
-) -> dict:
-    row = dict(
-        zip(
-            HEADER,
-            [atena, kana, birth, sex, vaccine, phase, dose, day, "0", "製品", "L1", CLINIC, "131032", "1"],
-            strict=True,
-        )
-    )
-    row.update({HEADER[HEADER.index(k)] if k in HEADER else k: v for k, v in kw.items()})
-    return row
-
-
-def clinic_csv(rows: list[dict], header: list[str] | None = None) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=header or HEADER, lineterminator="\r\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue().encode("cp932")
-
-
-def run(feed: str, source: str, db_url: str) -> list[dict]:
-    actor = pipeline.make_actor(feed, run_id="clinic-test", task_id="test")
-    return pipeline.report(pipeline.run_feed(feed, actor, source_url=source, db_url=db_url))
-
-
-def rows(db_url: str, sql: str) -> list[tuple]:
-    with db.transaction(db_url) as conn:
-        return [tuple(r) for r in conn.exec_driver_sql(sql).fetchall()]
-
-
-def registry(db_url: str) -> dict[str, list[tuple]]:
-    q = {
-        "doses": "SELECT atena_no, vaccine_code, phase, dose_no, CAST(dose_date AS TEXT), lot_no, "
-        "off_schedule, version FROM doses",
-        "history": "SELECT atena_no, vaccine_code, lot_no, version FROM dose_history",
-        "prelim": "SELECT atena_no, vaccine_code, CAST(exam_date AS TEXT) FROM preliminary_exams",
-        "review": "SELECT file_name, row_no, reasons, candidates FROM review_items",
-        "quarantine": "SELECT file_name, row_no, reasons FROM quarantine WHERE feed <> 'resident'",
-        "fees": "SELECT file_name, row_no, kind, fee FROM fee_details",
-        "manifest": "SELECT feed, file_name, status, rows_read, accepted, quarantined, review, duplicates "
-        "FROM ingest_manifest WHERE feed <> 'resident'",
-    }
-    return {k: sorted(rows(db_url, v), key=str) for k, v in q.items()}
+from helpers.clinic import CLINIC, HEADER, A, clinic_csv, rec, registry
+from helpers.db import rows, run
+from helpers.paths import SAMPLES
+from helpers.resident import deliver, person, resident_csv
 
 
 @pytest.fixture
@@ -105,9 +36,6 @@ def residents(feed_root: Path, db_url: str) -> str:
     source = f"file://{feed_root}"
     run("resident", source, db_url)
     return source
-
-
-A = ("0000000001", "ﾀｶﾊｼ ﾚﾝ", "R080105", "1")  # half-width kana; registry has full-width with a space
 
 
 def test_clinic_file_end_to_end(feed_root: Path, residents: str, db_url: str) -> None:

@@ -15,7 +15,8 @@ from vaxreg.identity.validators import my_number_check_digit
 from vaxreg.registry import db, vault
 from vaxreg.registry.schema_privacy import my_number_vault
 
-from conftest import _pg_schema_url, deliver, person, resident_csv
+from helpers.db import pg_schema_url
+from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="vault-test", task_id="test")
 
@@ -157,7 +158,7 @@ def test_vault_table_matches_its_metadata(db_url: str) -> None:
 
 @pytest.fixture
 def pg_registry(pg_url: str) -> Iterator[str]:
-    for url in _pg_schema_url(pg_url):
+    for url in pg_schema_url(pg_url):
         db.upgrade(url)
         yield url
 
@@ -201,9 +202,9 @@ def test_loading_role_loads_but_cannot_read_the_vault(pg_registry: str, feed_roo
 
 def test_roles_are_created_once_for_every_registry(pg_url: str) -> None:
     """Roles are cluster-wide: a second registry (another schema) reuses them."""
-    for first in _pg_schema_url(pg_url):
+    for first in pg_schema_url(pg_url):
         db.upgrade(first)
-        for second in _pg_schema_url(pg_url):
+        for second in pg_schema_url(pg_url):
             db.upgrade(second)
             with db.transaction(second) as conn:
                 roles = conn.exec_driver_sql(
@@ -219,7 +220,7 @@ def test_matching_places_records_as_a_role_that_cannot_read_the_vault(
 ) -> None:
     """P2: records without 宛名番号 are put on their person by the matcher running as the loading
     role, which cannot read My Number (above): the matcher never uses it."""
-    from test_clinic import HEADER, clinic_csv, rec
+    from helpers.clinic import HEADER, clinic_csv, rec
 
     loader = as_role(pg_registry, vault.LOADER_ROLE)
     people = [

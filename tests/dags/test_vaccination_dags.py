@@ -6,18 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_clinic import A, clinic_csv, rec, registry
 
-from conftest import REPO, deliver, person, resident_csv
+from helpers.clinic import A, clinic_csv, rec, registry
+from helpers.resident import deliver, person, resident_csv
 
 pytestmark = pytest.mark.airflow
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_home: Path):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(REPO / "dags"))
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,9 @@ from vaxreg import cli
 from vaxreg.identity.validators import my_number_check_digit
 from vaxreg.registry import db, vault
 
-from conftest import REPO, Inbox, deliver, person, resident_csv
+from helpers.paths import REPO
+from helpers.resident import deliver, person, resident_csv
+from helpers.smtp import Inbox
 
 pytestmark = pytest.mark.airflow
 

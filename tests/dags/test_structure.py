@@ -1,0 +1,61 @@
+"""The shape the DAG files keep: thin wiring that matches what each feed declares, every Asset
+declared once in vaxreg.dagtasks.assets, and a generic pipeline that names no feed."""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+import pytest
+
+from vaxreg import feeds
+from vaxreg.dagtasks import assets
+
+from helpers.paths import REPO
+
+FEED_DAGS = {
+    "resident_diff": "resident",
+    "welfare_lists": "welfare",
+    "clinic_records": "clinic",
+    "otherward_records": "otherward",
+    "vrs_import": "vrs",
+}
+
+
+@pytest.mark.parametrize(("dag_id", "feed"), sorted(FEED_DAGS.items()))
+def test_feed_dag_wires_what_its_feed_declares(dagbag: Any, dag_id: str, feed: str) -> None:
+    """The report task announces the feed's registry areas; one publish task per declared output."""
+    spec = feeds.get(feed)
+    dag = dagbag.get_dag(dag_id)
+    report = dag.get_task("report")
+    assert sorted(a.uri for a in report.outlets) == sorted(assets.REGISTRY[c].uri for c in spec.changes)
+    published = sorted(a.uri for t in dag.tasks if t.task_id not in ("report",) for a in t.outlets)
+    assert published == sorted(assets.OUTBOUND[o].uri for o in spec.after_apply)
+
+
+def test_dag_files_are_thin_and_declare_no_asset() -> None:
+    for path in sorted((REPO / "dags").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 90, f"{path.name} is over 90 lines"
+        assert "Asset(" not in text, f"{path.name} declares an Asset: use vaxreg.dagtasks.assets"
+
+
+def test_every_asset_is_declared_once() -> None:
+    uris = [a.uri for a in (*assets.REGISTRY.values(), *assets.OUTBOUND.values())]
+    assert len(uris) == len(set(uris))
+    declared = re.findall(r'_asset\("([\w.]+)"\)', (REPO / "include/vaxreg/dagtasks/assets.py").read_text())
+    assert len(declared) == len(set(declared))
+
+
+def test_pipeline_names_no_feed() -> None:
+    """Adding a feed is a module, a suite and a DAG file: the generic steps branch on no feed name."""
+    tree = ast.parse((REPO / "include/vaxreg/pipeline.py").read_text(encoding="utf-8"))
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert not literals & set(feeds.NAMES)
+
+
+@pytest.mark.parametrize("feed", feeds.NAMES)
+def test_feed_declares_its_suites(feed: str) -> None:
+    for kind in feeds.get(feed).kinds:
+        assert (REPO / "expectations" / f"{kind.suite}.json").is_file(), kind.suite
