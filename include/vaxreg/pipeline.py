@@ -12,11 +12,13 @@ order), and :func:`report` fails the run with a one-line reason.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,12 +157,17 @@ def fetch(
             except FileRejected as exc:
                 _refuse(items, i, str(exc), actor, db_url)
                 continue
-            tmp = config.staging_dir() / "landing" / feed / ".incoming" / f.name
+            # A folder of this run's own: two runs started together never share a temporary file.
+            tmp = config.staging_dir() / "landing" / feed / ".incoming" / uuid.uuid4().hex / f.name
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            w.sha256 = src.download(feed, f.name, tmp)
-            landing = config.staging_dir() / "landing" / feed / w.sha256[:16] / f.name
-            landing.parent.mkdir(parents=True, exist_ok=True)
-            tmp.replace(landing)
+            try:
+                w.sha256 = src.download(feed, f.name, tmp)
+                landing = config.staging_dir() / "landing" / feed / w.sha256[:16] / f.name
+                landing.parent.mkdir(parents=True, exist_ok=True)
+                tmp.replace(landing)  # the same bytes whichever run renames last
+            finally:
+                with contextlib.suppress(OSError):  # empty unless the rename failed
+                    tmp.parent.rmdir()
             w.landing = str(landing)
             if marker and marker != w.sha256:
                 _refuse(
@@ -388,16 +395,17 @@ def publish_outputs(
     source_url: str | None = None,
     db_url: str | None = None,
 ) -> list[str]:
-    """Publish the outputs the feed declares after its apply step (fees, VRS flags, …), each in
-    its own transaction; ``day`` (default today in Tokyo) names the dated files. Works from the
-    registry, not only from this run's files: what an earlier run failed to publish goes now."""
+    """Publish the outputs the feed declares after its apply step (fees, VRS flags, …), each
+    exactly once (``outputs.outbound.publish_once``); ``day`` (default today in Tokyo) names the
+    dated files. Works from the registry, not only from this run's files: what an earlier run
+    failed to publish, or left half-published, goes now."""
     from vaxreg import outputs
 
     names: list[str] = []
     for target in feeds.get(feed).after_apply:
         publish = outputs.publisher(target)
-        with db.transaction(db_url) as conn, open_source(source_url or config.source_url()) as src:
-            published = publish(conn, src, actor, day or today())
+        with open_source(source_url or config.source_url()) as src:
+            published = publish(src, actor, day or today(), db_url=db_url)
         log.info("%s: %s", target, ", ".join(published) or "nothing new")
         names += published
     return names

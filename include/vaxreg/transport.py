@@ -3,8 +3,11 @@
 Delivery contract: data files live under ``<root>/outbox/<feed>/``; a file ``NAME`` is
 complete only when ``NAME.done`` exists beside it (empty, or the SHA-256 hex of NAME).
 Nothing here modifies, renames or deletes anything under ``outbox/``.  Outbound files
-go to ``<root>/inbox/<target>/`` via a temporary dot-name and a no-clobber rename,
-followed by a ``NAME.done`` marker (also renamed into place) holding the SHA-256.
+go to ``<root>/inbox/<target>/`` via a temporary dot-name unique to the writer and a
+no-clobber rename, followed by a ``NAME.done`` marker (also renamed into place) holding
+the SHA-256. :meth:`Source.put_outbound` does the same idempotently (a file already there
+with the same bytes is adopted, one with other bytes is a conflict, never overwritten);
+:mod:`vaxreg.outputs.outbound` builds its exactly-once publication on it.
 
 This module must not import Airflow.
 """
@@ -21,6 +24,7 @@ import pathlib
 import posixpath
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Protocol
@@ -30,6 +34,7 @@ import paramiko
 
 __all__ = [
     "LocalSource",
+    "OutboundConflict",
     "RemoteFile",
     "SftpSource",
     "Source",
@@ -49,6 +54,22 @@ _INBOX = "inbox"
 
 class TransportError(Exception):
     """Transport failure; the message is one line and carries no file contents."""
+
+
+class OutboundConflict(TransportError):
+    """A different file (or marker) already has the name of an outbound file: never overwritten."""
+
+
+class _NameTaken(TransportError):
+    """The final name of a no-clobber rename exists already."""
+
+
+_Folder = pathlib.Path | str  # a local folder, or an SFTP path
+StepHook = Callable[[str], None]  # called with the name of each step of a write (fault injection)
+
+
+def _no_step(step: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,9 +111,19 @@ def _check_data_name(name: str) -> str:
     return name
 
 
+_TMP_TOKEN = 12  # hex characters of the writer's random part
+
+
 def _tmp_name(name: str) -> str:
-    """Hidden temporary name beside ``name`` (readers ignore dotfiles)."""
-    return f".{name}.{secrets.token_hex(6)}.tmp"
+    """Hidden temporary name beside ``name``, unique to this writer (readers ignore dotfiles)."""
+    return f".{name}.{secrets.token_hex(_TMP_TOKEN // 2)}.tmp"
+
+
+def _is_tmp_of(entry: str, name: str) -> bool:
+    """``entry`` is a temporary file a writer of ``name`` left behind (see :func:`_tmp_name`)."""
+    prefix, suffix = f".{name}.", ".tmp"
+    token = entry[len(prefix) : -len(suffix)] if entry.startswith(prefix) and entry.endswith(suffix) else ""
+    return len(token) == _TMP_TOKEN and all(c in "0123456789abcdef" for c in token)
 
 
 def _marker_text(raw: bytes) -> str:
@@ -115,12 +146,15 @@ class _Reader(Protocol):
 
 
 def _stream_to_local(reader: _Reader, dest: pathlib.Path) -> str:
-    """Copy ``reader`` to ``dest`` atomically (hidden temp file + os.replace); return sha256 hex."""
+    """Copy ``reader`` to ``dest`` atomically (hidden temp file + os.replace); return sha256 hex.
+
+    The temporary name is unique to this copy: two runs downloading the same file into the same
+    staging folder each write their own and the last rename wins with the same bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
+    tmp = dest.with_name(_tmp_name(dest.name))
     digest = hashlib.sha256()
     try:
-        with tmp.open("wb") as out:
+        with tmp.open("xb") as out:
             while chunk := reader.read(CHUNK_SIZE):
                 digest.update(chunk)
                 out.write(chunk)
@@ -160,6 +194,87 @@ class Source(abc.ABC):
     def write_outbound(self, target: str, name: str, src: pathlib.Path) -> str:
         """Publish ``src`` as ``inbox/<target>/<name>`` plus marker; return its sha256 hex."""
 
+    def put_outbound(self, target: str, name: str, data: bytes, on_step: StepHook = _no_step) -> str:
+        """Publish ``data`` as ``inbox/<target>/<name>`` plus marker, idempotently.
+
+        Safe to repeat after a crash at any point and beside a concurrent writer of the same
+        bytes: a data file or marker already there with the same content is kept ("adopted"),
+        a missing one is written (temporary name unique to this writer, no-clobber rename);
+        anything else under the name raises :class:`OutboundConflict` and is left untouched.
+        Temporary files earlier writers of ``name`` left behind are removed at the end.
+        Returns ``"written"`` when this call put the data file in place, else ``"adopted"``.
+        ``on_step`` is called after each step (``data_temp``, ``data_renamed``, ``marker_temp``,
+        ``marker_renamed``) — the tests' fault injection."""
+        _check_segment("target", target)
+        _check_data_name(name)
+        digest = hashlib.sha256(data).hexdigest()
+        where = f"inbox/{target}/{name}"
+        marker = name + MARKER_SUFFIX
+        try:
+            folder = self._out_folder(target)
+            outcome = "adopted"
+            found = self._out_sha(folder, name)
+            if found is None:
+                try:
+                    self._out_write(folder, name, data, lambda: on_step("data_temp"))
+                    outcome = "written"
+                except _NameTaken:  # a concurrent writer was faster: its bytes decide below
+                    found = self._out_sha(folder, name)
+                on_step("data_renamed")
+            if found is not None and found != digest:
+                raise OutboundConflict(
+                    f"{where} exists with other content (sha256 {found[:12]}…, ours {digest[:12]}…); "
+                    "not overwritten"
+                )
+            text = self._out_head(folder, marker)
+            if text is None:
+                try:
+                    self._out_write(folder, marker, f"{digest}\n".encode(), lambda: on_step("marker_temp"))
+                except _NameTaken:
+                    text = self._out_head(folder, marker)
+                on_step("marker_renamed")
+            if text is not None and _marker_text(text) != digest:
+                raise OutboundConflict(
+                    f"{where}{MARKER_SUFFIX} exists and does not hold our digest; not overwritten"
+                )
+            self._out_sweep(folder, name)
+        except TransportError:
+            raise
+        except _SFTP_ERRORS as exc:
+            raise TransportError(f"cannot write {where}: {_one_line(exc)}") from exc
+        return outcome
+
+    def outbound_sha(self, target: str, name: str) -> str | None:
+        """SHA-256 of ``inbox/<target>/<name>``, or None when there is no such file."""
+        _check_segment("target", target)
+        _check_data_name(name)
+        try:
+            return self._out_sha(self._out_folder(target), name)
+        except TransportError:
+            raise
+        except _SFTP_ERRORS as exc:
+            raise TransportError(f"cannot read inbox/{target}/{name}: {_one_line(exc)}") from exc
+
+    # Primitives of put_outbound, per kind of source (``folder`` is the source's own handle).
+    def _out_folder(self, target: str) -> _Folder:
+        raise NotImplementedError
+
+    def _out_sha(self, folder: _Folder, name: str) -> str | None:
+        """SHA-256 of the file ``name`` in ``folder``, or None when there is none."""
+        raise NotImplementedError
+
+    def _out_head(self, folder: _Folder, name: str) -> bytes | None:
+        """The first bytes of the (small) file ``name`` in ``folder``, or None when there is none."""
+        raise NotImplementedError
+
+    def _out_write(self, folder: _Folder, name: str, data: bytes, before_rename: Callable[[], None]) -> None:
+        """Temporary file, then a no-clobber rename; :class:`_NameTaken` when ``name`` exists."""
+        raise NotImplementedError
+
+    def _out_sweep(self, folder: _Folder, name: str) -> None:
+        """Remove the temporary files writers of ``name`` left behind (a crash before the rename)."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def describe(self) -> str:
         """URL of this source without secrets, for logs."""
@@ -171,6 +286,7 @@ class Source(abc.ABC):
         return f"<{type(self).__name__} {self.describe()}>"
 
 
+_SFTP_ERRORS = (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError)
 _NO_HARDLINK = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
 
@@ -252,7 +368,41 @@ class LocalSource(Source):
     def _publish_bytes(self, data: bytes, folder: pathlib.Path, name: str) -> None:
         self._publish(io.BytesIO(data), folder, name)
 
-    def _publish(self, reader: IO[bytes], folder: pathlib.Path, name: str) -> str:
+    def _out_folder(self, target: str) -> _Folder:
+        self._check_root()
+        folder = self.root / _INBOX / target
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _out_sha(self, folder: _Folder, name: str) -> str | None:
+        try:
+            return sha256_file(pathlib.Path(folder) / name)
+        except FileNotFoundError:
+            return None
+
+    def _out_head(self, folder: _Folder, name: str) -> bytes | None:
+        try:
+            with (pathlib.Path(folder) / name).open("rb") as fh:
+                return fh.read(_MAX_MARKER_BYTES)
+        except FileNotFoundError:
+            return None
+
+    def _out_write(self, folder: _Folder, name: str, data: bytes, before_rename: Callable[[], None]) -> None:
+        self._publish(io.BytesIO(data), pathlib.Path(folder), name, before_rename)
+
+    def _out_sweep(self, folder: _Folder, name: str) -> None:
+        for entry in os.scandir(folder):
+            if _is_tmp_of(entry.name, name) or _is_tmp_of(entry.name, name + MARKER_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+    def _publish(
+        self,
+        reader: IO[bytes],
+        folder: pathlib.Path,
+        name: str,
+        before_rename: Callable[[], None] | None = None,
+    ) -> str:
         """Write ``reader`` to a hidden temp file, then move it to ``name`` without clobbering."""
         tmp = folder / _tmp_name(name)
         final = folder / name
@@ -264,16 +414,18 @@ class LocalSource(Source):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            if before_rename is not None:
+                before_rename()
             clash = f"{folder.name}/{name} already exists; refusing to overwrite"
             try:
                 os.link(tmp, final)  # atomic, and fails if ``final`` exists
             except FileExistsError as exc:
-                raise TransportError(clash) from exc
+                raise _NameTaken(clash) from exc
             except OSError as exc:
                 if exc.errno not in _NO_HARDLINK:
                     raise
                 if final.exists():  # file system without hard links: check, then rename
-                    raise TransportError(clash) from exc
+                    raise _NameTaken(clash) from exc
                 os.rename(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -285,9 +437,6 @@ class LocalSource(Source):
             finally:
                 os.close(dir_fd)
         return digest.hexdigest()
-
-
-_SFTP_ERRORS = (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError)
 
 
 def _is_missing(exc: OSError) -> bool:
@@ -471,7 +620,14 @@ class SftpSource(Source):
             if not self._exists(sftp, path):  # tolerate a concurrent mkdir
                 raise
 
-    def _publish(self, sftp: paramiko.SFTPClient, reader: IO[bytes], folder: str, name: str) -> str:
+    def _publish(
+        self,
+        sftp: paramiko.SFTPClient,
+        reader: IO[bytes],
+        folder: str,
+        name: str,
+        before_rename: Callable[[], None] | None = None,
+    ) -> str:
         """Upload to a hidden temp name, then rename; SFTP rename refuses to clobber."""
         tmp = posixpath.join(folder, _tmp_name(name))
         final = posixpath.join(folder, name)
@@ -486,11 +642,13 @@ class SftpSource(Source):
                     sent += len(chunk)
             if sftp.stat(tmp).st_size != sent:
                 raise TransportError(f"short upload of {posixpath.basename(folder)}/{name}")
+            if before_rename is not None:
+                before_rename()
             try:
                 sftp.rename(tmp, final)  # SSH_FXP_RENAME fails if ``final`` exists
             except OSError as exc:
                 if self._exists(sftp, final):
-                    raise TransportError(
+                    raise _NameTaken(
                         f"{posixpath.basename(folder)}/{name} already exists; refusing to overwrite"
                     ) from exc
                 raise
@@ -516,6 +674,46 @@ class SftpSource(Source):
         except _SFTP_ERRORS as exc:
             raise TransportError(f"cannot write inbox/{target}/{name}: {_one_line(exc)}") from exc
         return digest
+
+    def _out_folder(self, target: str) -> _Folder:
+        sftp = self._connect()
+        folder = self._path(_INBOX, target)
+        self._makedirs(sftp, folder)
+        return folder
+
+    def _out_sha(self, folder: _Folder, name: str) -> str | None:
+        sftp = self._connect()
+        digest = hashlib.sha256()
+        try:
+            with sftp.open(posixpath.join(str(folder), name), "rb") as fh:
+                fh.prefetch(fh.stat().st_size)
+                while chunk := fh.read(CHUNK_SIZE):
+                    digest.update(chunk)
+        except OSError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return digest.hexdigest()
+
+    def _out_head(self, folder: _Folder, name: str) -> bytes | None:
+        sftp = self._connect()
+        try:
+            with sftp.open(posixpath.join(str(folder), name), "rb") as fh:
+                return bytes(fh.read(_MAX_MARKER_BYTES))
+        except OSError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+
+    def _out_write(self, folder: _Folder, name: str, data: bytes, before_rename: Callable[[], None]) -> None:
+        self._publish(self._connect(), io.BytesIO(data), str(folder), name, before_rename)
+
+    def _out_sweep(self, folder: _Folder, name: str) -> None:
+        sftp = self._connect()
+        for entry in sftp.listdir(str(folder)):
+            if _is_tmp_of(entry, name) or _is_tmp_of(entry, name + MARKER_SUFFIX):
+                with contextlib.suppress(OSError):
+                    sftp.remove(posixpath.join(str(folder), entry))
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from vaxreg.outputs import outbound
+from vaxreg.outputs import outbound, vrs_flags  # noqa: F401 - registers the VRS flags layout
 from vaxreg.transport import LocalSource
 
 

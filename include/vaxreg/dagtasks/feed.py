@@ -85,14 +85,17 @@ def _publish_task(feed: str, target: str) -> Any:
     def publish(works: Works, **context: Any) -> Works:
         """Publish the output not yet published (it catches up what an earlier run could not)."""
         from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
 
         from vaxreg import config, outputs
-        from vaxreg.registry import db
-        from vaxreg.transport import open_source
+        from vaxreg.transport import OutboundConflict, open_source
 
         day = logical_day(get_current_context())
-        with db.transaction() as conn, open_source(config.source_url()) as src:
-            names = outputs.publisher(target)(conn, src, actor(feed), day)
+        try:
+            with open_source(config.source_url()) as src:
+                names = outputs.publisher(target)(src, actor(feed), day)
+        except OutboundConflict as exc:  # another file holds the name: a person must look, no retry
+            raise AirflowFailException(str(exc)) from exc
         log.info("%s: %s", target, ", ".join(names) or "nothing new")
         return works
 

@@ -2,30 +2,33 @@
 under ``inbox/<target>/``, the operator's exports and summaries.
 
 Each output module declares its file layouts once (:func:`vaxreg.outputs.outbound.register`)
-and one ``publish(conn, source, actor, day)`` entry point; :data:`PUBLISHERS` names them for
-the pipeline and the DAG tasks that run them after a feed's apply step.
+and one ``publish(source, actor, day, *, db_url=None) -> list[file name]`` entry point that
+publishes through :func:`vaxreg.outputs.outbound.publish_once` (exactly once, in its own
+transactions: the caller opens none); :data:`PUBLISHERS` names them for the pipeline, the DAG
+tasks and the CLI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from vaxreg.registry.ledger import Actor
     from vaxreg.transport import Source
 
-# target -> the module whose ``publish(conn, source, actor, day) -> list[file name]`` writes it
+# output -> the module whose ``publish(source, actor, day, *, db_url=None) -> list[file name]`` writes it
 PUBLISHERS = {
     "fees": "fees",
     "vrs_flags": "vrs_flags",
 }
 
-Publisher = Callable[["Connection", "Source", "Actor", dt.date], list[str]]
+
+class Publisher(Protocol):
+    def __call__(
+        self, source: Source, actor: Actor, day: dt.date, *, db_url: str | None = None
+    ) -> list[str]: ...
 
 
 def publisher(target: str) -> Publisher:

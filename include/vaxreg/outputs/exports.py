@@ -60,7 +60,16 @@ def summary(conn: Connection) -> dict[str, object]:
         "vaccinations": _vaccination_summary(conn),
         "vrs_welfare": _vrs_welfare_summary(conn),
         "audit_records": int(conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log").scalar_one()),
+        "outbound": _outbound_summary(conn),
     }
+
+
+def _outbound_summary(conn: Connection) -> dict[str, object]:
+    """Outbound files published, and those left prepared (to be finished; runbook)."""
+    from vaxreg.outputs import outbound
+
+    published = conn.exec_driver_sql("SELECT COUNT(*) FROM outbound_files WHERE state = 'published'")
+    return {"published": int(published.scalar_one()), "prepared": outbound.pending(conn)}
 
 
 def _vaccination_summary(conn: Connection) -> dict[str, int]:
@@ -168,4 +177,12 @@ def format_summary(s: dict[str, object]) -> str:
             f"closed {w['seiho_closed']:,}; 手帳 periods open {w['techo_open']:,} "
             f"(grade-1 身体 H/K/R/I holders {w['b_class_60_64_holders']:,})"
         )
+    o = s.get("outbound")
+    if isinstance(o, dict):
+        lines.append(f"Outbound files published {o['published']:,}; left prepared {len(o['prepared']):,}")
+        lines += [
+            f"  PREPARED {p['file']} (inbox/{p['target']}, since {p['prepared_at']}, run {p['run_id']})"
+            + (f": {p['last_error']}" if p["last_error"] else "")
+            for p in o["prepared"]
+        ]
     return "\n".join(lines)

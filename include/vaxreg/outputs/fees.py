@@ -17,8 +17,10 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg.outputs import outbound
-from vaxreg.registry import db
+from vaxreg.registry import db, ledger
+from vaxreg.registry.db import read_table
 from vaxreg.registry.ledger import RESOLUTIONS_PREFIX
+from vaxreg.transport import Source
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +45,59 @@ outbound.register("fees_detail", outbound.OutboundLayout("fees", "FEES_{month}_D
 FEED_WITH_STATEMENT = "clinic"  # FEES_YYYYMM.csv is the medical association's statement (docs/decisions.md)
 
 
-def publish_statements(
-    conn: Connection, source: object, actor: object, feed: str = FEED_WITH_STATEMENT
+KINDS = ("fees", "fees_detail")  # published together, one unit per payment month
+
+
+def publish(
+    source: Source,
+    actor: ledger.Actor,
+    day: dt.date,
+    *,
+    db_url: str | None = None,
+    feed: str = FEED_WITH_STATEMENT,
 ) -> list[str]:
-    """Publish FEES_YYYYMM.csv and its detail for every payment month not yet published.
+    """``FEES_YYYYMM.csv`` and its detail for every payment month not yet published (``day`` does
+    not matter: a statement is due when its payment month has fee details).
 
-    Runs inside the caller's transaction: the statement row commits only if both files
-    were written; a month already published is never written again (the transport refuses
-    to overwrite, and the ``fee_statements`` row says it is done).
-    """
-    from vaxreg.registry import ledger
-    from vaxreg.registry.db import read_table
+    Each month is one unit of :func:`outbound.publish_once`: both files and the ``fee_statements``
+    row (which later review decisions read to book their fees on the next month) are recorded
+    together before either file is written, and a month is never written twice."""
+    published = [f.name for f in outbound.complete_pending(source, actor, KINDS, db_url=db_url)]
+    with db.transaction(db_url) as conn:
+        months = due_months(conn, feed)
+    for month in months:
+        published += _publish_month(source, actor, feed, month, db_url)
+    return published
 
-    # Months not yet published, up to the latest month a regular file was booked to: fees of
-    # late review decisions wait for the next regular file's statement (late_file_date).
+
+def _publish_month(
+    source: Source, actor: ledger.Actor, feed: str, month: str, db_url: str | None
+) -> list[str]:
+    totals: dict[str, int] = {}
+
+    def build(conn: Connection) -> dict[str, pa.Table] | None:
+        m = db.mark(conn)
+        sql = f"SELECT 1 FROM fee_statements WHERE feed = {m} AND payment_month = {m}"
+        if conn.exec_driver_sql(sql, (feed, month)).first():
+            return None  # recorded by a run that raced this one
+        summary, detail = statement_tables(conn, feed, month)
+        totals["records"] = pc.sum(summary.column("count")).as_py() or 0
+        totals["amount"] = pc.sum(summary.column("amount")).as_py() or 0
+        return {"fees": summary, "fees_detail": detail}
+
+    def record(conn: Connection, files: dict[str, outbound.OutboundFile]) -> None:
+        _record(conn, actor, feed, month, files, totals)
+
+    done = outbound.publish_once(source, actor, KINDS, {"month": month}, build, record, db_url=db_url)
+    return [f.name for f in done]
+
+
+def due_months(conn: Connection, feed: str) -> list[str]:
+    """Payment months with fee details and no statement, up to the latest month a regular file was
+    booked to: fees of late review decisions wait for the next regular file's statement
+    (late_file_date)."""
     mark = db.mark(conn)
-    months = [
+    return [
         r[0]
         for r in conn.exec_driver_sql(
             f"SELECT DISTINCT payment_month FROM fee_details WHERE feed = {mark} AND payment_month NOT IN "
@@ -68,75 +107,74 @@ def publish_statements(
             (feed, feed, feed),
         )
     ]
-    published = []
+
+
+def statement_tables(conn: Connection, feed: str, month: str) -> tuple[pa.Table, pa.Table]:
+    """The statement (per institution: count and amount of paying records) and its detail."""
     mark = db.mark(conn)
-    for month in months:
-        # Only this month's rows, read as columns (COPY on PostgreSQL); the totals come from them.
-        detail_table = read_table(
-            conn,
-            "SELECT institution_code, file_name, row_no, kind, vaccine_code, CAST(service_date AS TEXT), "
-            "self_pay_class, self_pay_source, flags, unit_price, self_pay_amount, fee FROM fee_details "
-            f"WHERE feed = {mark} AND payment_month = {mark} ORDER BY institution_code, file_name, row_no",
-            DETAIL_COLUMNS,
-            (feed, month),
-            types={c: pa.int64() for c in ("row_no", "unit_price", "self_pay_amount", "fee")},
-        )
-        detail_table = detail_table.set_column(
-            DETAIL_COLUMNS.index("flags"), "flags", pc.fill_null(detail_table.column("flags"), "")
-        )
-        paying = detail_table.filter(pc.greater(detail_table.column("fee"), 0))
-        grouped = (
-            paying.group_by("institution_code", use_threads=False)
-            .aggregate([("fee", "count"), ("fee", "sum")])
-            .sort_by("institution_code")
-        )
-        summary = pa.table(
-            {
-                "institution_code": grouped.column("institution_code").cast(pa.string()),
-                "count": grouped.column("fee_count").cast(pa.int64()),
-                "amount": grouped.column("fee_sum").cast(pa.int64()),
-            }
-        )
-        totals = {"count": pc.sum(summary.column("count")).as_py() or 0}
-        totals["amount"] = pc.sum(summary.column("amount")).as_py() or 0
-        name, sha = outbound.publish(source, "fees", summary, month=month)  # type: ignore[arg-type]
-        dname, dsha = outbound.publish(source, "fees_detail", detail_table, month=month)  # type: ignore[arg-type]
-        conn.exec_driver_sql(
-            "INSERT INTO fee_statements (feed, payment_month, file_name, sha256, detail_file_name, "
-            "detail_sha256, "
-            f"institutions, records, amount, run_id, published_at) VALUES ({', '.join([mark] * 11)})",
-            (
-                feed,
-                month,
-                name,
-                sha,
-                dname,
-                dsha,
-                summary.num_rows,
-                totals["count"],
-                totals["amount"],
-                actor.run_id,  # type: ignore[attr-defined]
-                ledger.now_text(),
-            ),
-        )
-        ledger.audit_event(
-            conn,
-            actor,  # type: ignore[arg-type]
-            "export",
-            "fee_details",
-            {
-                "file": name,
-                "detail": dname,
-                "institutions": summary.num_rows,
-                "amount": totals["amount"],
-            },
-        )
-        log.info("published %s and %s: %d institution(s)", name, dname, summary.num_rows)
-        published.append(name)
-    return published
+    # Only this month's rows, read as columns (COPY on PostgreSQL); the totals come from them.
+    detail = read_table(
+        conn,
+        "SELECT institution_code, file_name, row_no, kind, vaccine_code, CAST(service_date AS TEXT), "
+        "self_pay_class, self_pay_source, flags, unit_price, self_pay_amount, fee FROM fee_details "
+        f"WHERE feed = {mark} AND payment_month = {mark} ORDER BY institution_code, file_name, row_no",
+        DETAIL_COLUMNS,
+        (feed, month),
+        types={c: pa.int64() for c in ("row_no", "unit_price", "self_pay_amount", "fee")},
+    )
+    detail = detail.set_column(
+        DETAIL_COLUMNS.index("flags"), "flags", pc.fill_null(detail.column("flags"), "")
+    )
+    paying = detail.filter(pc.greater(detail.column("fee"), 0))
+    grouped = (
+        paying.group_by("institution_code", use_threads=False)
+        .aggregate([("fee", "count"), ("fee", "sum")])
+        .sort_by("institution_code")
+    )
+    summary = pa.table(
+        {
+            "institution_code": grouped.column("institution_code").cast(pa.string()),
+            "count": grouped.column("fee_count").cast(pa.int64()),
+            "amount": grouped.column("fee_sum").cast(pa.int64()),
+        }
+    )
+    return summary, detail
 
 
-def publish(conn: Connection, source: object, actor: object, day: dt.date) -> list[str]:
-    """The statements not yet published (``day`` does not matter: a statement is due when its
-    payment month has fee details)."""
-    return publish_statements(conn, source, actor)
+def _record(
+    conn: Connection,
+    actor: ledger.Actor,
+    feed: str,
+    month: str,
+    files: dict[str, outbound.OutboundFile],
+    totals: dict[str, int],
+) -> None:
+    """The ``fee_statements`` row of the month and the export's audit record."""
+    s, d = files["fees"], files["fees_detail"]
+    mark = db.mark(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO fee_statements (feed, payment_month, file_name, sha256, detail_file_name, "
+        "detail_sha256, "
+        f"institutions, records, amount, run_id, published_at) VALUES ({', '.join([mark] * 11)})",
+        (
+            feed,
+            month,
+            s.name,
+            s.sha256,
+            d.name,
+            d.sha256,
+            s.rows,
+            totals["records"],
+            totals["amount"],
+            actor.run_id,
+            ledger.now_text(),
+        ),
+    )
+    ledger.audit_event(
+        conn,
+        actor,
+        "export",
+        "fee_details",
+        {"file": s.name, "detail": d.name, "institutions": s.rows, "amount": totals["amount"]},
+    )
+    log.info("prepared %s and %s: %d institution(s)", s.name, d.name, s.rows)

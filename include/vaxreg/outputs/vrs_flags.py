@@ -14,6 +14,7 @@ from vaxreg.feeds.layout import home_municipality
 from vaxreg.outputs import outbound
 from vaxreg.registry import db, ledger
 from vaxreg.registry.db import bulk_insert
+from vaxreg.transport import Source
 
 FLAGS = {"moved_out": "MOVED_OUT", "deceased": "DECEASED"}
 outbound.register(
@@ -44,24 +45,36 @@ def pending_flags(conn: Connection) -> pd.DataFrame:
     return out
 
 
-def publish_flags(conn: Connection, source: object, actor: ledger.Actor, day: dt.date) -> str | None:
-    """Write ``VRS_FLAGS_<day>.csv`` with the pending flags and record them; None when there is
-    nothing new, or when that day's file already exists (the flags wait for the next day)."""
-    pending = pending_flags(conn)
-    if pending.empty:
-        return None
-    name = outbound.LAYOUTS["vrs_flags"].name_pattern.format(date=day.strftime("%Y%m%d"))
-    if conn.exec_driver_sql(f"SELECT 1 FROM vrs_flag_files WHERE file_name = '{name}'").first():
-        return None
-    table = pa.table(
-        {
-            "voucher_no": pa.array(pending["voucher_no"], pa.string()),
-            "municipality_code": pa.repeat(pa.scalar(home_municipality(), pa.string()), len(pending)),
-            "flag": pa.array(pending["flag"], pa.string()),
-            "date": pa.array(pending["date"], pa.string()),
-        }
-    )
-    name, sha = outbound.publish(source, "vrs_flags", table, date=day.strftime("%Y%m%d"))  # type: ignore[arg-type]
+def publish(source: Source, actor: ledger.Actor, day: dt.date, *, db_url: str | None = None) -> list[str]:
+    """``VRS_FLAGS_<day>.csv`` with the pending flags, recorded in ``vrs_flags`` (one row per flag,
+    never sent twice) and ``vrs_flag_files`` in the same unit (:func:`outbound.publish_once`).
+    Nothing new, no file; when that day's file exists already, the flags wait for the next day."""
+    flags: list[pd.DataFrame] = []
+
+    def build(conn: Connection) -> pa.Table | None:
+        pending = pending_flags(conn)
+        if pending.empty:
+            return None
+        flags.append(pending)
+        return pa.table(
+            {
+                "voucher_no": pa.array(pending["voucher_no"], pa.string()),
+                "municipality_code": pa.repeat(pa.scalar(home_municipality(), pa.string()), len(pending)),
+                "flag": pa.array(pending["flag"], pa.string()),
+                "date": pa.array(pending["date"], pa.string()),
+            }
+        )
+
+    def record(conn: Connection, files: dict[str, outbound.OutboundFile]) -> None:
+        _record(conn, actor, flags[-1], files["vrs_flags"])
+
+    day_text = day.strftime("%Y%m%d")
+    done = outbound.publish_once(source, actor, "vrs_flags", {"date": day_text}, build, record, db_url=db_url)
+    return [f.name for f in done]
+
+
+def _record(conn: Connection, actor: ledger.Actor, pending: pd.DataFrame, f: outbound.OutboundFile) -> None:
+    """The flags as sent in ``f`` (``published_at``: when the file was prepared) and the audit."""
     now = ledger.now_text()
     k = len(pending)
     bulk_insert(
@@ -73,7 +86,7 @@ def publish_flags(conn: Connection, source: object, actor: ledger.Actor, day: dt
                 "voucher_no": pa.array(pending["voucher_no"], pa.string()),
                 "flag": pa.array(pending["flag"], pa.string()),
                 "event_date": pa.array(pending["date"], pa.string()),
-                "file_name": pa.repeat(pa.scalar(name, pa.string()), k),
+                "file_name": pa.repeat(pa.scalar(f.name, pa.string()), k),
                 "published_at": pa.repeat(pa.scalar(now, pa.string()), k),
             }
         ),
@@ -82,7 +95,7 @@ def publish_flags(conn: Connection, source: object, actor: ledger.Actor, day: dt
     conn.exec_driver_sql(
         "INSERT INTO vrs_flag_files (file_name, sha256, rows, run_id, published_at) "
         f"VALUES ({m}, {m}, {m}, {m}, {m})",
-        (name, sha, k, actor.run_id, now),
+        (f.name, f.sha256, k, actor.run_id, now),
     )
     ledger.write_audit(
         conn,
@@ -91,11 +104,5 @@ def publish_flags(conn: Connection, source: object, actor: ledger.Actor, day: dt
         table_name="vrs_flags",
         atena_no=pending["atena_no"].to_numpy(),
         fields_changed=np.full(k, None, dtype=object),
-        detail=(name + " " + pending["flag"]).to_numpy(),
+        detail=(f.name + " " + pending["flag"]).to_numpy(),
     )
-    return name
-
-
-def publish(conn: Connection, source: object, actor: ledger.Actor, day: dt.date) -> list[str]:
-    name = publish_flags(conn, source, actor, day)
-    return [name] if name else []
