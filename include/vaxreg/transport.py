@@ -212,31 +212,22 @@ class Source(abc.ABC):
         marker = name + MARKER_SUFFIX
         try:
             folder = self._out_folder(target)
+            found, text = self._out_sha(folder, name), self._out_head(folder, marker)
+            self._check_ours(where, digest, found, text)
             outcome = "adopted"
-            found = self._out_sha(folder, name)
             if found is None:
                 try:
                     self._out_write(folder, name, data, lambda: on_step("data_temp"))
                     outcome = "written"
-                except _NameTaken:  # a concurrent writer was faster: its bytes decide below
-                    found = self._out_sha(folder, name)
+                except _NameTaken:  # a concurrent writer was faster: its bytes must be ours
+                    self._check_ours(where, digest, self._out_sha(folder, name), None)
                 on_step("data_renamed")
-            if found is not None and found != digest:
-                raise OutboundConflict(
-                    f"{where} exists with other content (sha256 {found[:12]}…, ours {digest[:12]}…); "
-                    "not overwritten"
-                )
-            text = self._out_head(folder, marker)
             if text is None:
                 try:
                     self._out_write(folder, marker, f"{digest}\n".encode(), lambda: on_step("marker_temp"))
                 except _NameTaken:
-                    text = self._out_head(folder, marker)
+                    self._check_ours(where, digest, None, self._out_head(folder, marker))
                 on_step("marker_renamed")
-            if text is not None and _marker_text(text) != digest:
-                raise OutboundConflict(
-                    f"{where}{MARKER_SUFFIX} exists and does not hold our digest; not overwritten"
-                )
             self._out_sweep(folder, name)
         except TransportError:
             raise
@@ -244,16 +235,33 @@ class Source(abc.ABC):
             raise TransportError(f"cannot write {where}: {_one_line(exc)}") from exc
         return outcome
 
-    def outbound_sha(self, target: str, name: str) -> str | None:
-        """SHA-256 of ``inbox/<target>/<name>``, or None when there is no such file."""
+    @staticmethod
+    def _check_ours(where: str, digest: str, found: str | None, marker: bytes | None) -> None:
+        """The data file (its SHA-256) and marker found under the name, if any, are ours."""
+        if found is not None and found != digest:
+            raise OutboundConflict(
+                f"{where} exists with other content (sha256 {found[:12]}…, ours {digest[:12]}…); "
+                "not overwritten"
+            )
+        if marker is not None and _marker_text(marker) != digest:
+            raise OutboundConflict(
+                f"{where}{MARKER_SUFFIX} exists and does not hold our digest; not overwritten"
+            )
+
+    def check_outbound(self, target: str, name: str, digest: str) -> None:
+        """Raise :class:`OutboundConflict` when ``inbox/<target>/<name>`` or its marker exists and is
+        not the file of SHA-256 ``digest`` (nothing there, or our own file: fine)."""
         _check_segment("target", target)
         _check_data_name(name)
+        where = f"inbox/{target}/{name}"
         try:
-            return self._out_sha(self._out_folder(target), name)
+            folder = self._out_folder(target)
+            found, text = self._out_sha(folder, name), self._out_head(folder, name + MARKER_SUFFIX)
         except TransportError:
             raise
         except _SFTP_ERRORS as exc:
-            raise TransportError(f"cannot read inbox/{target}/{name}: {_one_line(exc)}") from exc
+            raise TransportError(f"cannot read {where}: {_one_line(exc)}") from exc
+        self._check_ours(where, digest, found, text)
 
     # Primitives of put_outbound, per kind of source (``folder`` is the source's own handle).
     def _out_folder(self, target: str) -> _Folder:

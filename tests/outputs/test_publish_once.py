@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -111,7 +114,9 @@ def test_foreign_file_under_the_name_refuses_before_anything_is_recorded(root: P
     inbox = root / "inbox" / "vrs"
     inbox.mkdir(parents=True)
     (inbox / FLAGS).write_bytes(b"someone else's file\n")
-    with pytest.raises(OutboundConflict, match="not in the outbound ledger; nothing recorded"):
+    with pytest.raises(
+        OutboundConflict, match=r"exists with other content.*not in the outbound ledger: nothing recorded"
+    ):
         publish("vrs", db_url, source, DAY)
     assert (inbox / FLAGS).read_bytes() == b"someone else's file\n"
     assert rows(db_url, "SELECT COUNT(*) FROM vrs_flags") == [(0,)]
@@ -188,3 +193,25 @@ def test_retention_purges_published_rows_never_prepared_ones(
     assert (policy.period, policy.deleted) == ("7 years", 1)
     left = rows(db_url, "SELECT file_name, state FROM outbound_files")
     assert left == [("VRS_FLAGS_20260415.csv", "prepared")]
+
+
+def test_cli_run_reports_a_conflict_in_one_line(
+    root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VAXREG_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("VAXREG_STAGING_DIR", str(tmp_path / "staging"))
+    seed_flag_holders(db_url, P[:1])
+    (root / "inbox" / "vrs").mkdir(parents=True)
+    (root / "inbox" / "vrs" / FLAGS).write_bytes(b"x\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "vaxreg.cli", "run", "vrs", "--source", root.as_uri(), "--date", "2026-04-14"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"VAXREG_DATABASE_URL": db_url},
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert (
+        line.startswith(f"vaxreg: inbox/vrs/{FLAGS} exists with other content") and "nothing recorded" in line
+    )

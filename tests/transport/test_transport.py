@@ -13,6 +13,7 @@ import pytest
 
 from vaxreg.transport import (
     LocalSource,
+    OutboundConflict,
     RemoteFile,
     SftpSource,
     Source,
@@ -198,6 +199,42 @@ def test_write_outbound_refuses_overwrite(open_root: SourceFactory, root: Path, 
     assert (inbox / "OUT.csv.done").read_text() == _sha(b"first\n") + "\n"
     assert not (inbox / "HALF.csv.done").exists()
     assert sorted(p.name for p in inbox.iterdir()) == ["HALF.csv", "OUT.csv", "OUT.csv.done"]
+
+
+def test_put_outbound_is_idempotent_and_never_overwrites(open_root: SourceFactory, root: Path) -> None:
+    data = _payload(3, 1024 * 1024 + 9)
+    inbox = root / "inbox" / "vrs"
+    with open_root(root) as src:
+        src.check_outbound("vrs", "OUT.csv", _sha(data))  # nothing there yet
+        assert src.put_outbound("vrs", "OUT.csv", data) == "written"
+        assert src.put_outbound("vrs", "OUT.csv", data) == "adopted"  # a repeat changes nothing
+        src.check_outbound("vrs", "OUT.csv", _sha(data))  # ours
+        with pytest.raises(OutboundConflict, match="exists with other content"):
+            src.check_outbound("vrs", "OUT.csv", _sha(b"other\n"))
+        with pytest.raises(OutboundConflict, match="exists with other content"):
+            src.put_outbound("vrs", "OUT.csv", b"other\n")
+        # A run killed before its rename, and one killed before its marker: finished, leftovers removed.
+        (inbox / ".HALF.csv.0123456789ab.tmp").write_bytes(b"hal")
+        (inbox / ".HALF.csv.done.ba9876543210.tmp").write_bytes(b"")
+        (inbox / "HALF.csv").write_bytes(b"half\n")
+        (inbox / ".HALF.csv.notours.tmp").write_bytes(b"x")  # not a writer's name: left alone
+        assert src.put_outbound("vrs", "HALF.csv", b"half\n") == "adopted"
+        # A marker that holds another digest is not ours either: nothing is written beside it.
+        (inbox / "BAD.csv.done").write_text("0" * 64)
+        with pytest.raises(OutboundConflict, match="does not hold our digest"):
+            src.put_outbound("vrs", "BAD.csv", b"bad\n")
+    assert (inbox / "OUT.csv").read_bytes() == data
+    assert (inbox / "OUT.csv.done").read_text() == _sha(data) + "\n"
+    assert (inbox / "HALF.csv.done").read_text() == _sha(b"half\n") + "\n"
+    assert (inbox / "BAD.csv.done").read_text() == "0" * 64
+    assert sorted(p.name for p in inbox.iterdir()) == [
+        ".HALF.csv.notours.tmp",
+        "BAD.csv.done",
+        "HALF.csv",
+        "HALF.csv.done",
+        "OUT.csv",
+        "OUT.csv.done",
+    ]
 
 
 def test_write_outbound_never_touches_outbox(open_root: SourceFactory, root: Path, tmp_path: Path) -> None:

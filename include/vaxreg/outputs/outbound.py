@@ -269,12 +269,10 @@ def _insert_prepared(conn: Connection, actor: ledger.Actor, f: OutboundFile, dat
 def _check_name_free(source: Source, target: str, name: str, digest: str) -> None:
     """Never record what cannot be delivered: another file under the name (one the ledger does not
     know) refuses the publication before anything is recorded; the same bytes will be adopted."""
-    found = source.outbound_sha(target, name)
-    if found is not None and found != digest:
-        raise OutboundConflict(
-            f"inbox/{target}/{name} exists with other content (sha256 {found[:12]}…) and is not in the "
-            "outbound ledger; nothing recorded, not overwritten"
-        )
+    try:
+        source.check_outbound(target, name, digest)
+    except OutboundConflict as exc:
+        raise OutboundConflict(f"{exc}; it is not in the outbound ledger: nothing recorded") from exc
 
 
 def _complete(source: Source, actor: ledger.Actor, file_id: int, db_url: str | None) -> OutboundFile | None:
