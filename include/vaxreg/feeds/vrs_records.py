@@ -615,6 +615,7 @@ def apply_records(
 
     # Review: one item per unresolvable row, its doses intact.
     rv = np.flatnonzero(row_reason != "")
+    review = None
     if len(rv):
         received = [
             "dose_no",
@@ -641,15 +642,12 @@ def apply_records(
             scrub(json.dumps({"個別宛名番号": a_, "doses": by_row[int(rows_u[i])]}, ensure_ascii=False))
             for i, a_ in zip(rv, given_rv, strict=True)
         ]
-        ledger.write_review(
-            conn,
-            feed="vrs",
-            file_name=file_name,
-            manifest_id=manifest_id,
+        review = ledger.ForReview(
             row_nos=rows_u[rv].tolist(),
             reasons=list(row_reason[rv]),
             candidates=list(candidates[rv]),
             raws=raws,
+            units=int(to_review.sum()),
         )
 
     # Quarantine: one entry per file row, the reasons of its doses as "<n>回目:<code>".
@@ -665,24 +663,26 @@ def apply_records(
         nos.append(str(dn))
     q_keys = sorted(q_rows)
     raws = [scrub(json.dumps({"doses": ",".join(q_rows[r][1])}, ensure_ascii=False)) for r in q_keys]
-    ledger.write_quarantine(
-        conn,
-        feed="vrs",
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=q_keys,
-        reasons=[";".join(q_rows[r][0]) for r in q_keys],
-        raws=raws,
-        rejected=rejected,
-    )
-
     out.accepted = len(d_idx)
     out.corrections = int(is_corr.sum())
     out.off_schedule = int((off != "").sum())
-    out.review = int(to_review.sum())
     out.duplicates = int(duplicate.sum())
-    out.quarantined = int(quarantined.sum()) + len(rejected)
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
+    return ledger.close_file(
+        conn,
+        actor,
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=ledger.Quarantined(
+            row_nos=q_keys,
+            reasons=[";".join(q_rows[r][0]) for r in q_keys],
+            raws=raws,
+            units=int(quarantined.sum()),
+        ),
+        rejected=rejected,
+        review=review,
+    )
 
 
 def _write_doses(

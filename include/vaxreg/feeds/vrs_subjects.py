@@ -270,20 +270,44 @@ def apply_subjects(
                     ),
                     detail=detail[mask],
                 )
-    # Review: one item per row no one could place, with the matcher's candidates and scores.
-    if to_review.any():
-        rv = np.flatnonzero(to_review)
-        ledger.write_review(
-            conn,
-            feed="vrs",
-            file_name=file_name,
-            manifest_id=manifest_id,
-            row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
-            reasons=list(review_reason[rv]),
-            candidates=list(match.loc[rv, "candidates"]),
-            scores=list(match.loc[rv, "scores"]),
-            raws=[received_json(r) for r in received[to_review].to_dict("records")],
-        )
+    out.duplicates = int(duplicate.sum())
+    out.accepted = len(write)
+    out.corrections = int(is_corr.sum())
+    return ledger.close_file(
+        conn,
+        actor,
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=_quarantined(df, received, reason),
+        rejected=rejected,
+        review=_for_review(df, received, to_review, review_reason, match),
+    )
+
+
+def _for_review(
+    df: pd.DataFrame,
+    received: pd.DataFrame,
+    to_review: np.ndarray,
+    review_reason: np.ndarray,
+    match: pd.DataFrame,
+) -> ledger.ForReview | None:
+    """One review item per row no one could place, with the matcher's candidates and scores."""
+    if not to_review.any():
+        return None
+    rv = np.flatnonzero(to_review)
+    return ledger.ForReview(
+        row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
+        reasons=list(review_reason[rv]),
+        candidates=list(match.loc[rv, "candidates"]),
+        scores=list(match.loc[rv, "scores"]),
+        raws=[received_json(r) for r in received[to_review].to_dict("records")],
+    )
+
+
+def _quarantined(df: pd.DataFrame, received: pd.DataFrame, reason: np.ndarray) -> ledger.Quarantined:
+    """The rows with reason codes, each with the received columns that identify it."""
     q = reason != ""
     raws = [
         scrub(
@@ -295,22 +319,9 @@ def apply_subjects(
         )
         for r in received[q].to_dict("records")
     ]
-    ledger.write_quarantine(
-        conn,
-        feed="vrs",
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=[int(x) for x in df.loc[q, "row_no"]],
-        reasons=list(reason[q]),
-        raws=raws,
-        rejected=rejected,
+    return ledger.Quarantined(
+        row_nos=[int(x) for x in df.loc[q, "row_no"]], reasons=list(reason[q]), raws=raws
     )
-    out.quarantined = int(q.sum()) + len(rejected)
-    out.review = int(to_review.sum())
-    out.duplicates = int(duplicate.sum())
-    out.accepted = len(write)
-    out.corrections = int(is_corr.sum())
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _existing_subjects(conn: Connection, d: pd.DataFrame) -> pd.DataFrame:
