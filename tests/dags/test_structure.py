@@ -1,5 +1,6 @@
 """The shape the DAG files keep: thin wiring that matches what each feed declares, every Asset
-declared once in vaxreg.dagtasks.assets, and a generic pipeline that names no feed."""
+declared once in vaxreg.dagtasks.assets, and a generic pipeline that names no feed; production
+code in modules and functions a reader can hold."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_pipeline_names_no_feed() -> None:
 def test_feed_declares_its_suites(feed: str) -> None:
     for kind in feeds.get(feed).kinds:
         assert (REPO / "expectations" / f"{kind.suite}.json").is_file(), kind.suite
+
+
+def test_production_modules_and_functions_stay_small() -> None:
+    """No production module over 700 lines, no production function over 120 (issue 11). Alembic
+    migrations are left out: a released migration is history, never rewritten."""
+    too_long = []
+    for path in sorted((REPO / "include/vaxreg").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(REPO)
+        if len(text.splitlines()) > 700:
+            too_long.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 120:
+                    too_long.append(f"{where}:{node.lineno} {node.name}: {lines} lines")
+    assert not too_long, too_long

@@ -30,6 +30,12 @@ def append_code(codes: np.ndarray, mask: np.ndarray, code: str) -> None:
         codes[idx] = np.where(cur == "", code, cur + ";" + code)
 
 
+def combined(table: pa.Table, name: str) -> pa.Array:
+    """The column ``name`` of ``table`` as one array (its chunks combined)."""
+    c = table.column(name)
+    return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+
+
 def temp_table(conn: Connection, name: str, columns: dict[str, str], data: pa.Table) -> None:
     """A temporary table of ``columns`` (name → SQL type) filled with ``data`` in one bulk load."""
     cols = ", ".join(f"{c} {t}" for c, t in columns.items())

@@ -221,10 +221,16 @@ def apply_file(
         quarantined.append(state_rejected)
         out.accepted += accepted
         out.duplicates += repeats
-    q_rows = pd.concat(quarantined)
-    _write_quarantine(conn, q_rows, rejected, manifest_id, file_name)
-    out.quarantined = len(q_rows) + len(rejected)
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
+    return ledger.close_file(
+        conn,
+        actor,
+        feed="resident",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=_quarantined(pd.concat(quarantined)),
+        rejected=rejected,
+    )
 
 
 def _partitions(cand: pd.DataFrame) -> Iterator[pd.DataFrame]:
@@ -278,25 +284,14 @@ def _apply_part(
     return state_rejected, len(app), int((ok & repeat).sum())
 
 
-def _write_quarantine(
-    conn: Connection,
-    q_rows: pd.DataFrame,
-    rejected: list[tuple[int, str, str]],
-    manifest_id: int,
-    file_name: str,
-) -> None:
+def _quarantined(q_rows: pd.DataFrame) -> ledger.Quarantined:
     """``q_rows``: row_no, reasons and the received columns of each quarantined row."""
     received = [c for c in RESIDENT.columns if c in q_rows.columns]
     records = q_rows[received].to_dict("records")
-    ledger.write_quarantine(
-        conn,
-        feed="resident",
-        file_name=file_name,
-        manifest_id=manifest_id,
+    return ledger.Quarantined(
         row_nos=[int(r) for r in q_rows["row_no"]],
         reasons=list(q_rows["reasons"]),
         raws=[raw_row_json({str(k): v for k, v in r.items()}, RESIDENT) for r in records],
-        rejected=rejected,
     )
 
 

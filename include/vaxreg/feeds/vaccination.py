@@ -16,9 +16,13 @@ Per record, in one transaction per file (the caller's):
    attributes it is a correction (the prior version goes to ``dose_history``).
    Two different versions of one dose in one file are both quarantined.
 4. **Schedule** (:mod:`vaxreg.schedule`) against the person's whole history.
-5. **Fees** (:mod:`vaxreg.fees`) for what was stored.
+5. **予診のみ**: a preliminary examination is kept for payment (the same one again is a duplicate).
+6. **Fees** (:mod:`vaxreg.fees`) for what was stored.
 
-Every row ends as exactly one of accepted, quarantined, review or duplicate.
+Each step is one function of :func:`apply_file`; what they decide is written by
+:mod:`vaxreg.feeds.vaccination_store`, and the rows kept out end in
+:func:`vaxreg.registry.ledger.close_file`. Every row ends as exactly one of accepted,
+quarantined, review or duplicate.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from vaxreg.feeds import ApplyContext, Feed, FileKind, feeds_of
+from vaxreg.feeds import vaccination_store as store
 from vaxreg.feeds.columns import append_code, iso, same_values
 from vaxreg.feeds.layout import Layout
 from vaxreg.feeds.reader import received_json
@@ -41,7 +46,7 @@ from vaxreg.identity import dates, placing, validators
 from vaxreg.registry import db, ledger, welfare
 from vaxreg.registry.db import bulk_insert, read_table
 from vaxreg.registry.schema_doses import DOSE_ATTRIBUTES, DOSE_KEY
-from vaxreg.rules import check, fees
+from vaxreg.rules import check
 from vaxreg.rules.fees import payment_month
 
 # 医師会 接種記録 (feeds.md §4) and 他区接種分 (§5): same columns, Japanese headers, CP932.
@@ -201,6 +206,30 @@ def _existing_prelims(conn: Connection, atena: np.ndarray) -> pd.DataFrame:
     return found.to_pandas()
 
 
+@dataclasses.dataclass
+class _Rows:
+    """Per staged row, what the apply step has decided so far (arrays aligned with ``df``).
+
+    A row stays ``live`` while it may still reach the registry; once out of it, it is
+    quarantined (its ``quarantine`` codes), in review (its ``review`` codes) or a ``duplicate``."""
+
+    df: pd.DataFrame  # the staged rows; once placed, a row's atena_no is its person's
+    received: pd.DataFrame  # the rows as received: what review items and quarantine keep
+    live: np.ndarray
+    quarantine: np.ndarray  # ';'-joined reason codes, "" none
+    review: np.ndarray  # ';'-joined reason codes, "" none
+    duplicate: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class _Doses:
+    """The dose rows (not 予診のみ) on their way to the registry; ``i`` is a row's position."""
+
+    new: pd.DataFrame  # every version not on record yet, corrections included
+    corrections: pd.DataFrame  # the rows of ``new`` on record with other attributes (``<attr>_db``, id)
+    on_record: pd.DataFrame  # the doses on record of the persons matched
+
+
 def apply_file(
     conn: Connection,
     staged: pa.Table,
@@ -214,36 +243,86 @@ def apply_file(
     rules: check.Rules | None = None,
     decided_atena: pa.Array | None = None,
 ) -> Outcome:
-    """Apply one validated clinic/other-ward file inside the caller's transaction.
+    """Apply one validated clinic/other-ward file inside the caller's transaction, in the steps of
+    the module's docstring.
 
     ``decided_atena``: per staged row, the person a reviewer chose for it (privacy.md
     §Matching: review decisions are applied on the feed's next run), or null to match."""
+    rows = _received_rows(staged)
+    out = Outcome(rows_read=len(rows.df) + len(rejected))
+    matched, match = _resolve_persons(conn, rows, decided_atena)
+    matched = _check_person_state(conn, rows, matched)
+    prelim = rows.live & (rows.df["preliminary_only"] == "1").to_numpy()
+    doses = _dose_identity(conn, rows, rows.live & ~prelim, matched)
+    d = _judge_schedule(conn, rows, doses, rules)
+    p = _preliminary_identity(conn, rows, prelim)
+    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
+    at = store.Target(feed, manifest_id, file_name, decided_by, ledger.now_text())
+    fresh = store.write_doses(conn, actor, d, doses.corrections, at)
+    store.write_preliminary(conn, actor, p, at)
+    # Fees for what was stored (corrections earn nothing: the dose was priced when first stored).
+    out.fee_total = store.write_fees(conn, fresh, p, feed, manifest_id, file_name, file_date, at.now)
+    out.duplicates = int(rows.duplicate.sum())
+    out.accepted = len(d) + len(p)
+    out.off_schedule = int((d["off_schedule"] != "").sum())
+    out.corrections = len(d) - len(fresh)
+    out.preliminary = len(p)
+    quarantined, review = _held(rows, match)
+    return ledger.close_file(
+        conn,
+        actor,
+        feed=feed,
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=quarantined,
+        rejected=rejected,
+        review=review,
+    )
+
+
+def _received_rows(staged: pa.Table) -> _Rows:
+    """The staged rows as parse and suite left them: an exact duplicate is counted once, a row
+    with reason codes is quarantined, every other row is live."""
     df = staged.to_pandas()
     for c in RECEIVED:
         if c not in df.columns:
             df[c] = None
     received = df[list(RECEIVED)].copy()  # as received: what review items and quarantine keep
-    out = Outcome(rows_read=len(df) + len(rejected))
     n = len(df)
     dup = df["is_duplicate"].to_numpy(dtype=bool)
     quarantine_reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "")
     quarantine_reason = quarantine_reason.astype(object)
-    review_reason = np.full(n, "", dtype=object)
-    duplicate = dup.copy()
-    live = ~dup & (quarantine_reason == "")
-
     df["birth_iso"] = iso(df["birth_date__date"])
     df["dose_iso"] = iso(df["dose_date__date"])
+    df["dose_no_int"] = pd.to_numeric(df["dose_no"], errors="coerce").fillna(0).astype("int64")
+    return _Rows(
+        df=df,
+        received=received,
+        live=~dup & (quarantine_reason == ""),
+        quarantine=quarantine_reason,
+        review=np.full(n, "", dtype=object),
+        duplicate=dup.copy(),
+    )
 
-    # 1. Reconcile: a person's review decision, else the matcher; what it cannot place goes to review.
+
+def _resolve_persons(
+    conn: Connection, rows: _Rows, decided_atena: pa.Array | None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Step 1, reconcile (privacy.md §Matching): the person of each live row, a reviewer's
+    decision else the matcher. A row neither places goes to review, with what its 宛名番号 was
+    (``atena_no_missing``, ``atena_no_format``, ``atena_no_disagrees``) and the matcher's reasons.
+    From here on a placed row's atena_no is its person's (the received value stays in
+    ``received``). Returns (the rows placed, the matcher's result)."""
+    df = rows.df
+    n = len(df)
     decided = np.full(n, None, dtype=object)
     if decided_atena is not None:
         decided = np.asarray(decided_atena.to_numpy(zero_copy_only=False), dtype=object)
-    person, how, match = _reconcile(conn, df, live, decided)
+    person, how, match = _reconcile(conn, df, rows.live, decided)
     given = df["atena_no"].notna().to_numpy()
     has_atena = df["atena_no"].fillna("").str.fullmatch(r"[0-9]{10}").to_numpy(dtype=bool)
-    placed = pd.notna(person)
-    to_review = live & ~placed
+    to_review = rows.live & ~pd.notna(person)
     codes_r = np.full(n, "", dtype=object)
     for mask, code in (
         (~given, "atena_no_missing"),
@@ -251,48 +330,57 @@ def apply_file(
         (has_atena, "atena_no_disagrees"),
     ):
         append_code(codes_r, to_review & mask, code)
-    review_reason[to_review] = codes_r[to_review]
+    rows.review[to_review] = codes_r[to_review]
     review_rows = np.flatnonzero(to_review)
     if len(review_rows):
         why = match.loc[review_rows, "reasons"].to_numpy(dtype=object)
-        review_reason[review_rows] = review_reason[review_rows] + ";" + why
-    live &= ~to_review
-    matched = live.copy()
-    # From here on a row's atena_no is its person's (the received value stays in the file and raw rows).
+        rows.review[review_rows] = rows.review[review_rows] + ";" + why
+    rows.live &= ~to_review
+    matched = rows.live.copy()
     df["atena_no"] = np.where(matched, person, df["atena_no"].to_numpy(dtype=object))
     df["how"] = how
+    return matched, match
 
-    # 2. Person state on the dose date.
+
+def _check_person_state(conn: Connection, rows: _Rows, matched: np.ndarray) -> np.ndarray:
+    """Step 2, the person on the dose date: quarantined when a reviewer's decision names a person
+    no longer in the registry (``decided_person_unknown``), when the dose is after the person's
+    death (``dose_after_death``) or after they moved out or were removed
+    (``person_not_resident_on_dose_date``). Returns the rows placed on a registry person."""
+    df = rows.df
     states = _persons(conn, df.loc[matched, "atena_no"].to_numpy())
     m = df[["atena_no"]].merge(states, on="atena_no", how="left")
     gone_person = matched & m["p_status"].isna().to_numpy()  # a review decision naming a purged person
-    quarantine_reason[gone_person] = "decided_person_unknown"
-    live &= ~gone_person
-    matched &= ~gone_person
+    rows.quarantine[gone_person] = "decided_person_unknown"
+    rows.live &= ~gone_person
+    matched = matched & ~gone_person
     removed = pd.to_datetime(m["p_removed"]).to_numpy(dtype="datetime64[D]")
     dose_day = df["dose_date__date"].to_numpy(dtype="datetime64[D]")
     after = ~np.isnat(removed) & (dose_day > removed)
     status = m["p_status"].to_numpy(dtype=object)
     dead = matched & after & (status == "deceased")
     gone = matched & after & np.isin(status, ["moved_out", "removed"])
-    quarantine_reason[dead] = "dose_after_death"
-    quarantine_reason[gone] = "person_not_resident_on_dose_date"
-    live &= ~(dead | gone)
+    rows.quarantine[dead] = "dose_after_death"
+    rows.quarantine[gone] = "person_not_resident_on_dose_date"
+    rows.live &= ~(dead | gone)
+    return matched
 
-    prelim = live & (df["preliminary_only"] == "1").to_numpy()
-    dose_rows = live & ~prelim
-    df["dose_no_int"] = pd.to_numeric(df["dose_no"], errors="coerce").fillna(0).astype("int64")
 
-    # 3. Dose identity: in-file versions, then the registry.
+def _dose_identity(conn: Connection, rows: _Rows, dose_rows: np.ndarray, matched: np.ndarray) -> _Doses:
+    """Step 3, dose identity (person, vaccine, phase, dose number, date), in the file and then in
+    the registry: the same version again is a duplicate; two versions of one dose in the file
+    are both quarantined (``conflicting_records_in_file``); a dose on record with other
+    attributes is a correction."""
+    df = rows.df
     d = df[dose_rows].copy()
     d["i"] = np.flatnonzero(dose_rows)
     key_cols = ["atena_no", "vaccine_code", "phase", "dose_no_int", "dose_iso"]
     attrs = list(DOSE_ATTRIBUTES)
     same_version = d.duplicated([*key_cols, *attrs], keep="first")
-    duplicate[d.loc[same_version.to_numpy(), "i"].to_numpy()] = True
+    rows.duplicate[d.loc[same_version.to_numpy(), "i"].to_numpy()] = True
     d = d[~same_version.to_numpy()]
     conflict = d.duplicated(key_cols, keep=False).to_numpy()
-    quarantine_reason[d.loc[conflict, "i"].to_numpy()] = "conflicting_records_in_file"
+    rows.quarantine[d.loc[conflict, "i"].to_numpy()] = "conflicting_records_in_file"
     d = d[~conflict]
 
     existing = _existing_doses(conn, df.loc[matched, "atena_no"].to_numpy())
@@ -302,12 +390,17 @@ def apply_file(
     on_record = j["id"].notna().to_numpy()
     unchanged = np.logical_and.reduce([same_values(j[c], j[f"{c}_db"]) for c in attrs])
     repeat_i = j.loc[on_record & unchanged, "i"].to_numpy()
-    duplicate[repeat_i] = True
-    corr = j[on_record & ~unchanged]
-    d = d[~d["i"].isin(repeat_i)]
+    rows.duplicate[repeat_i] = True
+    return _Doses(new=d[~d["i"].isin(repeat_i)], corrections=j[on_record & ~unchanged], on_record=existing)
 
-    # 4. Schedule, against the registry history (the corrected versions left out) and this file.
-    corrected_ids = set(corr["id"].astype("int64"))
+
+def _judge_schedule(conn: Connection, rows: _Rows, doses: _Doses, rules: check.Rules | None) -> pd.DataFrame:
+    """Step 4, the schedule (:func:`vaxreg.rules.check.judge`) against the registry history (the
+    corrected versions left out) and this file: an invalid dose is quarantined with its codes;
+    the others get ``off_schedule`` and ``flags``. Returns the doses to write."""
+    d = doses.new
+    corrected_ids = set(doses.corrections["id"].astype("int64"))
+    existing = doses.on_record
     hist = existing[~existing["id"].isin(corrected_ids)][list(check.DOSE_COLUMNS)].copy()
     hist["dose_date"] = pd.to_datetime(hist["dose_date"]).to_numpy(dtype="datetime64[D]")
     new = pd.DataFrame(
@@ -329,51 +422,15 @@ def apply_file(
     )
     verdict = check.judge(new, hist, rules)
     invalid = (verdict["invalid"] != "").to_numpy()
-    quarantine_reason[d["i"].to_numpy()[invalid]] = verdict["invalid"].to_numpy()[invalid]
-    d = d.assign(off_schedule=verdict["off_schedule"].to_numpy(), flags=verdict["flags"].to_numpy())[~invalid]
+    rows.quarantine[d["i"].to_numpy()[invalid]] = verdict["invalid"].to_numpy()[invalid]
+    d = d.assign(off_schedule=verdict["off_schedule"].to_numpy(), flags=verdict["flags"].to_numpy())
+    return d[~invalid]
 
-    # Write the doses: new ones in bulk, corrections through history.
-    now = ledger.now_text()
-    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
-    is_corr = d["i"].isin(corr["i"]).to_numpy()
-    fresh, fixes = d[~is_corr], d[is_corr]
-    _insert_doses(conn, fresh, feed, manifest_id, decided_by, now)
-    if len(fixes):
-        _correct_doses(conn, fixes, corr, feed, manifest_id, decided_by, now)
-    # Audit: one record per dose written.
-    if len(d):
-        fields = np.where(is_corr, "", "*").astype(object)
-        cj = d[["i"]].merge(corr[["i", *attrs, *(f"{c}_db" for c in attrs)]], on="i", how="left")
-        for c in attrs:
-            diff = ~same_values(cj[c], cj[f"{c}_db"]) & is_corr
-            fields = np.where(diff, fields + np.where(fields == "", "", ",") + c, fields)
-        detail = (
-            file_name
-            + "#row="
-            + d["row_no"].astype(str)
-            + " vaccine="
-            + d["vaccine_code"]
-            + "/"
-            + d["phase"]
-            + "/"
-            + d["dose_no"].astype(str)
-            + " match="
-            + d["how"]
-        ).to_numpy()
-        for action, mask in (("insert", ~is_corr), ("update", is_corr)):
-            if mask.any():
-                ledger.write_audit(
-                    conn,
-                    actor,
-                    action=action,
-                    table_name="doses",
-                    atena_no=d["atena_no"].to_numpy()[mask],
-                    fields_changed=fields[mask],
-                    detail=detail[mask],
-                )
 
-    # 予診のみ: kept for payment; a second record of the same examination is a duplicate.
-    p = df[prelim].copy()
+def _preliminary_identity(conn: Connection, rows: _Rows, prelim: np.ndarray) -> pd.DataFrame:
+    """予診のみ (a preliminary examination, no dose) is kept for payment; a second record of the
+    same examination, in the file or on record, is a duplicate. Returns the examinations to write."""
+    p = rows.df[prelim].copy()
     p["i"] = np.flatnonzero(prelim)
     pkey = ["atena_no", "vaccine_code", "phase", "dose_no_int", "dose_iso", "institution_code"]
     in_file_dup = p.duplicated(pkey, keep="first").to_numpy()
@@ -382,231 +439,32 @@ def apply_file(
     on_rec = (
         p[pkey].merge(ep.assign(_hit=True), on=pkey, how="left")["_hit"].fillna(False).to_numpy(dtype=bool)
     )
-    duplicate[p["i"].to_numpy()[in_file_dup | on_rec]] = True
+    rows.duplicate[p["i"].to_numpy()[in_file_dup | on_rec]] = True
     p = p[~(in_file_dup | on_rec)]
-    if len(p):
-        bulk_insert(
-            conn,
-            "preliminary_exams",
-            pa.table(
-                {
-                    "atena_no": pa.array(p["atena_no"], pa.string()),
-                    "vaccine_code": pa.array(p["vaccine_code"], pa.string()),
-                    "phase": pa.array(p["phase"], pa.string()),
-                    "dose_no": pa.array(p["dose_no_int"], pa.int64()),
-                    "exam_date": pa.array(p["dose_iso"], pa.string()),
-                    "institution_code": pa.array(p["institution_code"], pa.string()),
-                    "place_code": pa.array(p["place_code"], pa.string()),
-                    "self_pay_declared": pa.array(p["self_pay_declared"], pa.string()),
-                    "source": pa.repeat(pa.scalar(feed, pa.string()), len(p)),
-                    "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), len(p)),
-                    "row_no": pa.array(p["row_no"], pa.int64()),
-                    "decided_by": pa.array(decided_by + " (" + p["how"] + ")", pa.string()),
-                    "recorded_at": pa.repeat(pa.scalar(now, pa.string()), len(p)),
-                }
-            ),
-        )
-        ledger.write_audit(
-            conn,
-            actor,
-            action="insert",
-            table_name="preliminary_exams",
-            atena_no=p["atena_no"].to_numpy(),
-            fields_changed=np.full(len(p), "*", dtype=object),
-            detail=(
-                file_name + "#row=" + p["row_no"].astype(str) + " preliminary match=" + p["how"]
-            ).to_numpy(),
-        )
+    return p
 
-    # 5. Fees for what was stored (corrections earn nothing: the dose was priced when first stored).
-    out.fee_total = _write_fees(conn, fresh, p, feed, manifest_id, file_name, file_date, now)
 
-    # Review items and quarantine.
+def _held(rows: _Rows, match: pd.DataFrame) -> tuple[ledger.Quarantined, ledger.ForReview | None]:
+    """The rows kept out of the registry, as received: the quarantined with their reason codes,
+    those for review (None: none) with the matcher's candidates and scores."""
+    to_review = rows.review != ""
+    review = None
     if to_review.any():
-        rows = np.flatnonzero(to_review)
-        ledger.write_review(
-            conn,
-            feed=feed,
-            file_name=file_name,
-            manifest_id=manifest_id,
-            row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
-            reasons=list(review_reason[to_review]),
-            candidates=list(match.loc[rows, "candidates"]),
-            scores=list(match.loc[rows, "scores"]),
-            raws=[received_json(r) for r in received[to_review].to_dict("records")],
+        rv = np.flatnonzero(to_review)
+        review = ledger.ForReview(
+            row_nos=rows.df.loc[to_review, "row_no"].astype("int64").tolist(),
+            reasons=list(rows.review[to_review]),
+            candidates=list(match.loc[rv, "candidates"]),
+            scores=list(match.loc[rv, "scores"]),
+            raws=[received_json(r) for r in rows.received[to_review].to_dict("records")],
         )
-    q = quarantine_reason != ""
-    ledger.write_quarantine(
-        conn,
-        feed=feed,
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=[int(x) for x in df.loc[q, "row_no"]],
-        reasons=list(quarantine_reason[q]),
-        raws=[received_json(r) for r in received[q].to_dict("records")],
-        rejected=rejected,
+    q = rows.quarantine != ""
+    quarantined = ledger.Quarantined(
+        row_nos=[int(x) for x in rows.df.loc[q, "row_no"]],
+        reasons=list(rows.quarantine[q]),
+        raws=[received_json(r) for r in rows.received[q].to_dict("records")],
     )
-
-    out.quarantined = int(q.sum()) + len(rejected)
-    out.review = int(to_review.sum())
-    out.duplicates = int(duplicate.sum())
-    out.accepted = len(d) + len(p)
-    out.off_schedule = int((d["off_schedule"] != "").sum())
-    out.corrections = len(fixes)
-    out.preliminary = len(p)
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
-
-
-def _dose_table(
-    d: pd.DataFrame, feed: str, manifest_id: int, decided_by: str, now: str, version: pa.Array
-) -> pa.Table:
-    k = len(d)
-    return pa.table(
-        {
-            "atena_no": pa.array(d["atena_no"], pa.string()),
-            "vaccine_code": pa.array(d["vaccine_code"], pa.string()),
-            "phase": pa.array(d["phase"], pa.string()),
-            "dose_no": pa.array(d["dose_no_int"], pa.int64()),
-            "dose_date": pa.array(d["dose_iso"], pa.string()),
-            **{c: pa.array(d[c], pa.string()) for c in DOSE_ATTRIBUTES},
-            "source": pa.repeat(pa.scalar(feed, pa.string()), k),
-            "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-            "row_no": pa.array(d["row_no"], pa.int64()),
-            "off_schedule": pa.array(d["off_schedule"].replace("", None), pa.string()),
-            "flags": pa.array(d["flags"].replace("", None), pa.string()),
-            "version": version,
-            "decided_by": pa.array(decided_by + " (" + d["how"] + ")", pa.string()),
-            "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-        }
-    )
-
-
-def _insert_doses(
-    conn: Connection, d: pd.DataFrame, feed: str, manifest_id: int, decided_by: str, now: str
-) -> None:
-    if len(d):
-        version = pa.repeat(pa.scalar(1, pa.int64()), len(d))
-        bulk_insert(conn, "doses", _dose_table(d, feed, manifest_id, decided_by, now, version))
-
-
-def _correct_doses(
-    conn: Connection,
-    fixes: pd.DataFrame,
-    corr: pd.DataFrame,
-    feed: str,
-    manifest_id: int,
-    decided_by: str,
-    now: str,
-) -> None:
-    """Move the current versions to dose_history, then overwrite them (one statement each)."""
-    ids = fixes[["i"]].merge(corr[["i", "id", "version"]], on="i")
-    cols = ["id", *DOSE_KEY, *DOSE_ATTRIBUTES, "source", "manifest_id", "row_no", "off_schedule", "flags"]
-    cols += ["version", "decided_by", "recorded_at"]
-    conn.exec_driver_sql("CREATE TEMP TABLE tmp_fix_ids (id BIGINT PRIMARY KEY)")
-    bulk_insert(conn, "tmp_fix_ids", pa.table({"id": pa.array(ids["id"].astype("int64"), pa.int64())}))
-    hist_cols = ", ".join(c for c in cols if c != "id")
-    conn.exec_driver_sql(
-        f"INSERT INTO dose_history (dose_id, {hist_cols}, superseded_at, superseded_by) "
-        f"SELECT d.id, {', '.join('d.' + c for c in cols if c != 'id')}, '{now}', {int(manifest_id)} "
-        "FROM doses d JOIN tmp_fix_ids t ON t.id = d.id"
-    )
-    conn.exec_driver_sql("DROP TABLE tmp_fix_ids")
-    version = pa.array(ids["version"].astype("int64") + 1, pa.int64())
-    table = _dose_table(
-        fixes.set_index("i").loc[ids["i"]].reset_index(), feed, manifest_id, decided_by, now, version
-    )
-    conn.exec_driver_sql("CREATE TEMP TABLE tmp_fix AS SELECT * FROM doses WHERE 1 = 0")
-    bulk_insert(conn, "tmp_fix", table)
-    names = table.column_names
-    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in DOSE_KEY)
-    conn.exec_driver_sql(
-        f"INSERT INTO doses ({', '.join(names)}) SELECT {', '.join(names)} FROM tmp_fix WHERE true "
-        f"ON CONFLICT ({', '.join(DOSE_KEY)}) DO UPDATE SET {updates}"
-    )
-    conn.exec_driver_sql("DROP TABLE tmp_fix")
-
-
-def _write_fees(
-    conn: Connection,
-    d: pd.DataFrame,
-    p: pd.DataFrame,
-    feed: str,
-    manifest_id: int,
-    file_name: str,
-    file_date: dt.date,
-    now: str,
-) -> int:
-    recs = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "row_no": d["row_no"].to_numpy(),
-                    "atena_no": d["atena_no"].to_numpy(),
-                    "institution_code": d["institution_code"].to_numpy(),
-                    "kind": "dose",
-                    "vaccine_code": d["vaccine_code"].to_numpy(),
-                    "service_date": d["dose_date__date"].to_numpy(dtype="datetime64[D]"),
-                    "declared": d["self_pay_declared"].to_numpy(),
-                    "off": d["off_schedule"].to_numpy(),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "row_no": p["row_no"].to_numpy(),
-                    "atena_no": p["atena_no"].to_numpy(),
-                    "institution_code": p["institution_code"].to_numpy(),
-                    "kind": "preliminary",
-                    "vaccine_code": p["vaccine_code"].to_numpy(),
-                    "service_date": p["dose_date__date"].to_numpy(dtype="datetime64[D]"),
-                    "declared": p["self_pay_declared"].to_numpy(),
-                    "off": "",
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    if recs.empty:
-        return 0
-    derived = welfare.self_pay_class(conn, recs["atena_no"], recs["service_date"].to_numpy())
-    has_derived = derived.notna().to_numpy()
-    recs["self_pay_class"] = np.where(has_derived, derived.to_numpy(), recs["declared"].to_numpy())
-    recs["self_pay_source"] = np.where(has_derived, "registry", "declared")
-    recs["payable"] = (recs["off"] == "").to_numpy()
-    priced = fees.price(recs)
-    flags = np.full(len(priced), "", dtype=object)
-    for mask, code in (
-        (~has_derived, "self_pay_declared"),
-        (has_derived & (derived.to_numpy() != recs["declared"].to_numpy()), "self_pay_declared_disagrees"),
-        (priced["no_fee_on_date"].to_numpy(), "no_fee_on_date"),
-        ((priced["off"] != "").to_numpy(), "off_schedule"),
-    ):
-        append_code(flags, mask, code)
-    k = len(priced)
-    bulk_insert(
-        conn,
-        "fee_details",
-        pa.table(
-            {
-                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-                "feed": pa.repeat(pa.scalar(feed, pa.string()), k),
-                "file_name": pa.repeat(pa.scalar(file_name, pa.string()), k),
-                "row_no": pa.array(priced["row_no"], pa.int64()),
-                "institution_code": pa.array(priced["institution_code"], pa.string()),
-                "payment_month": pa.repeat(pa.scalar(fees.payment_month(file_date), pa.string()), k),
-                "kind": pa.array(priced["kind"], pa.string()),
-                "vaccine_code": pa.array(priced["vaccine_code"], pa.string()),
-                "service_date": pa.array(iso(priced["service_date"]), pa.string()),
-                "self_pay_class": pa.array(priced["self_pay_class"], pa.string()),
-                "self_pay_source": pa.array(priced["self_pay_source"], pa.string()),
-                "flags": pa.array(flags, pa.string(), mask=flags == ""),
-                "unit_price": pa.array(priced["unit_price"], pa.int64()),
-                "self_pay_amount": pa.array(priced["self_pay_amount"], pa.int64()),
-                "fee": pa.array(priced["fee"], pa.int64()),
-                "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-            }
-        ),
-    )
-    return int(priced["fee"].sum())
+    return quarantined, review
 
 
 def late_file_date(conn: Connection, feed: str, original: dt.date) -> dt.date:

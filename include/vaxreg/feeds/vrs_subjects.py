@@ -107,6 +107,24 @@ def _place_subjects(
     return person, how, known, result
 
 
+@dataclasses.dataclass
+class _Rows:
+    """Per staged row, what the apply step has decided so far (arrays aligned with ``df``).
+
+    A row stays ``live`` while it may still reach the registry; once out of it, it is
+    quarantined (its ``reason`` codes), in review (its ``review`` codes) or a ``duplicate``."""
+
+    df: pd.DataFrame  # the staged rows; once placed, a row's atena_no is its person's
+    received: pd.DataFrame  # the rows as received: what review items and quarantine keep
+    live: np.ndarray
+    reason: np.ndarray  # quarantine: ';'-joined reason codes, "" none
+    review: np.ndarray  # review: ';'-joined reason codes, "" none
+    duplicate: np.ndarray
+
+
+KEY = ["municipality_code", "voucher_no"]  # a voucher
+
+
 def apply_subjects(
     conn: Connection,
     staged: pa.Table,
@@ -131,13 +149,40 @@ def apply_subjects(
     ``decided_atena`` (one per staged row, null for none): the person a reviewer decided
     (:mod:`vaxreg.registry.review`); such rows skip matching, and are quarantined
     (``decided_person_unknown``) when that person is not in the registry."""
+    rows = _screen_rows(staged)
+    n = len(rows.df)
+    out = Outcome(rows_read=n + len(rejected), file_rows=n + len(rejected))
+    existing, match = _resolve_persons(conn, rows, decided_atena)
+    write, given_atena = _compare_with_record(rows, existing)
+    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
+    _write_subjects(conn, actor, write, given_atena, manifest_id, file_name, decided_by)
+    out.duplicates = int(rows.duplicate.sum())
+    out.accepted = len(write)
+    out.corrections = int(write["id"].notna().sum())
+    return ledger.close_file(
+        conn,
+        actor,
+        feed="vrs",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=_quarantined(rows),
+        rejected=rejected,
+        review=_for_review(rows, match),
+    )
+
+
+def _screen_rows(staged: pa.Table) -> _Rows:
+    """The staged rows before any person is placed: the suite's reason codes, another
+    municipality's voucher (``municipality_not_ours``), and the same voucher twice in the file:
+    the same values again (a duplicate) or different ones (``conflicting_records_in_file``,
+    both quarantined, as received)."""
     df = staged.to_pandas()
     n = len(df)
     for c in SUBJECT_RECEIVED:
         if c not in df.columns:
             df[c] = None
     received = df[list(SUBJECT_RECEIVED)].copy()  # as received: what review items keep
-    out = Outcome(rows_read=n + len(rejected), file_rows=n + len(rejected))
     dup = df["is_duplicate"].to_numpy(dtype=bool)
     reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "").astype(object)
     live = ~dup & (reason == "")
@@ -146,19 +191,30 @@ def apply_subjects(
     reason[other] = "municipality_not_ours"
     live &= ~other
     df["birth_date"] = iso(df["birth_date__date"])
-    key = ["municipality_code", "voucher_no"]
-    # The same voucher twice in the file: the same values again, or a conflict (as received).
-    sub = df.loc[live, [*key, *SUBJECT_FIELDS]]
+    sub = df.loc[live, [*KEY, *SUBJECT_FIELDS]]
     same = sub.duplicated(keep="first").to_numpy()
     duplicate = dup.copy()
     duplicate[np.flatnonzero(live)[same]] = True
     live[np.flatnonzero(live)[same]] = False
     conflict = np.zeros(n, dtype=bool)
-    conflict[np.flatnonzero(live)[df.loc[live, key].duplicated(keep=False).to_numpy()]] = True
+    conflict[np.flatnonzero(live)[df.loc[live, KEY].duplicated(keep=False).to_numpy()]] = True
     reason[conflict] = "conflicting_records_in_file"
     live &= ~conflict
+    review = np.full(n, "", dtype=object)
+    return _Rows(df=df, received=received, live=live, reason=reason, review=review, duplicate=duplicate)
 
-    # 1. The person of each row: a reviewer's decision, else the matcher.
+
+def _resolve_persons(
+    conn: Connection, rows: _Rows, decided_atena: pa.Array | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The holder of each live row: a reviewer's decision (quarantined, ``decided_person_unknown``,
+    when that person is not in the registry), else the matcher, else the holder on record of
+    the same voucher with the same name, birth date and sex (an earlier decision stands). A
+    row none of these places goes to review (``atena_no_disagrees`` or ``atena_no_unknown``
+    and the matcher's reasons). From here on a placed row's atena_no is its person's (the
+    received value stays in ``received``). Returns (the vouchers on record, the matcher's result)."""
+    df, live = rows.df, rows.live
+    n = len(df)
     decided = np.full(n, None, dtype=object)
     if decided_atena is not None:
         if len(decided_atena) != n:
@@ -166,14 +222,14 @@ def apply_subjects(
         decided = np.asarray(decided_atena.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     person, how, known, match = _place_subjects(conn, df, live, decided)
     gone = live & pd.notna(decided) & pd.isna(person)
-    reason[gone] = "decided_person_unknown"
+    rows.reason[gone] = "decided_person_unknown"
     live &= ~gone
     existing = _existing_subjects(conn, df[live])
     unplaced = live & pd.isna(person)
     if unplaced.any() and len(existing):
         # The voucher on record with the same name, birth date and sex: its holder stands.
-        j = df.loc[unplaced, [*key, *SUBJECT_FIELDS[1:]]].merge(
-            existing, on=key, how="left", suffixes=("", "_db")
+        j = df.loc[unplaced, [*KEY, *SUBJECT_FIELDS[1:]]].merge(
+            existing, on=KEY, how="left", suffixes=("", "_db")
         )
         held = j["id"].notna().to_numpy() & np.logical_and.reduce(
             [same_values(j[c], j[f"{c}_db"]) for c in SUBJECT_FIELDS[1:]]
@@ -182,26 +238,44 @@ def apply_subjects(
         person[rows_held] = j["atena_no"].to_numpy()[held]
         how[rows_held] = "as on record"
     to_review = live & pd.isna(person)
-    review_reason = np.full(n, "", dtype=object)
     if to_review.any():
         given = np.where(known, "atena_no_disagrees", "atena_no_unknown").astype(object)
         rv = np.flatnonzero(to_review)
-        review_reason[rv] = given[rv] + ";" + match.loc[rv, "reasons"].to_numpy(dtype=object)
+        rows.review[rv] = given[rv] + ";" + match.loc[rv, "reasons"].to_numpy(dtype=object)
     live &= ~to_review
-    # From here on a row's atena_no is its person's (the received value stays in ``received``).
     df["atena_no"] = np.where(live, person, df["atena_no"].to_numpy(dtype=object))
     df["how"] = how
+    return existing, match
 
-    d = df[live].copy()
-    j = d[["row_no", *key, *SUBJECT_FIELDS, "how"]].merge(existing, on=key, how="left", suffixes=("", "_db"))
+
+def _compare_with_record(rows: _Rows, existing: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each placed row against its voucher on record: the same holder and values again is a
+    duplicate; other values a correction (``id`` and ``version`` of the version it replaces);
+    a voucher not on record is new. Returns (the rows to write, the 宛名番号 each received)."""
+    live = rows.live
+    d = rows.df[live].copy()
+    j = d[["row_no", *KEY, *SUBJECT_FIELDS, "how"]].merge(existing, on=KEY, how="left", suffixes=("", "_db"))
     on_record = j["id"].notna().to_numpy()
     unchanged = np.logical_and.reduce([same_values(j[c], j[f"{c}_db"]) for c in SUBJECT_FIELDS])
-    duplicate[np.flatnonzero(live)[on_record & unchanged]] = True
+    rows.duplicate[np.flatnonzero(live)[on_record & unchanged]] = True
     write = j[~(on_record & unchanged)].copy()
-    given_atena = received.loc[live, "atena_no"].to_numpy(dtype=object)[~(on_record & unchanged)]
+    given_atena = rows.received.loc[live, "atena_no"].to_numpy(dtype=object)[~(on_record & unchanged)]
+    return write, given_atena
+
+
+def _write_subjects(
+    conn: Connection,
+    actor: ledger.Actor,
+    write: pd.DataFrame,
+    given_atena: np.ndarray,
+    manifest_id: int,
+    file_name: str,
+    decided_by: str,
+) -> None:
+    """Write the vouchers: a corrected one's current version to ``vrs_subject_history``, then
+    replaced (same id, version + 1); new ones in bulk; one audit record per voucher written."""
     is_corr = write["id"].notna().to_numpy()
     now = ledger.now_text()
-    decided_by = f"{actor.dag_id}/{actor.run_id}/{actor.task_id}"
     cols = [
         "municipality_code",
         "voucher_no",
@@ -224,67 +298,77 @@ def apply_subjects(
         )
         conn.exec_driver_sql("DELETE FROM vrs_subjects WHERE id IN (SELECT id FROM tmp_vrs_fix)")
         drop_table(conn, "tmp_vrs_fix")
-    if len(write):
-        k = len(write)
-        version = np.where(is_corr, write["version"].fillna(0).astype("int64") + 1, 1)
-        data = {
-            "id": pa.array(write["id"].astype("Int64"), pa.int64()),
-            **{
-                c: pa.array(write[c], pa.string())
-                for c in ("municipality_code", "voucher_no", *SUBJECT_FIELDS)
-            },
-            "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-            "row_no": pa.array(write["row_no"].astype("int64"), pa.int64()),
-            "version": pa.array(version, pa.int64()),
-            "decided_by": pa.array(decided_by + " (" + write["how"] + ")", pa.string()),
-            "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-        }
-        table = pa.table(data)
-        if is_corr.any():
-            bulk_insert(conn, "vrs_subjects", table.filter(pa.array(is_corr)))
-        if (~is_corr).any():
-            bulk_insert(conn, "vrs_subjects", table.filter(pa.array(~is_corr)).drop_columns(["id"]))
-        # How the row was placed, and the 宛名番号 received when it named someone else.
-        given_s = pd.Series(given_atena, index=write.index, dtype=object)
-        moved = (" given=" + given_s).where(given_s != write["atena_no"], "")
-        detail = (
-            file_name
-            + "#row="
-            + write["row_no"].astype("int64").astype(str)
-            + " match="
-            + write["how"]
-            + moved
-        ).to_numpy()
-        for action, mask in (("insert", ~is_corr), ("update", is_corr)):
-            if mask.any():
-                ledger.write_audit(
-                    conn,
-                    actor,
-                    action=action,
-                    table_name="vrs_subjects",
-                    atena_no=write["atena_no"].to_numpy()[mask],
-                    fields_changed=np.full(
-                        int(mask.sum()),
-                        "*" if action == "insert" else "atena_no,name_kana,birth_date,sex",
-                        dtype=object,
-                    ),
-                    detail=detail[mask],
-                )
-    # Review: one item per row no one could place, with the matcher's candidates and scores.
-    if to_review.any():
-        rv = np.flatnonzero(to_review)
-        ledger.write_review(
-            conn,
-            feed="vrs",
-            file_name=file_name,
-            manifest_id=manifest_id,
-            row_nos=df.loc[to_review, "row_no"].astype("int64").tolist(),
-            reasons=list(review_reason[rv]),
-            candidates=list(match.loc[rv, "candidates"]),
-            scores=list(match.loc[rv, "scores"]),
-            raws=[received_json(r) for r in received[to_review].to_dict("records")],
-        )
-    q = reason != ""
+    if not len(write):
+        return
+    k = len(write)
+    version = np.where(is_corr, write["version"].fillna(0).astype("int64") + 1, 1)
+    data = {
+        "id": pa.array(write["id"].astype("Int64"), pa.int64()),
+        **{c: pa.array(write[c], pa.string()) for c in ("municipality_code", "voucher_no", *SUBJECT_FIELDS)},
+        "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
+        "row_no": pa.array(write["row_no"].astype("int64"), pa.int64()),
+        "version": pa.array(version, pa.int64()),
+        "decided_by": pa.array(decided_by + " (" + write["how"] + ")", pa.string()),
+        "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
+    }
+    table = pa.table(data)
+    if is_corr.any():
+        bulk_insert(conn, "vrs_subjects", table.filter(pa.array(is_corr)))
+    if (~is_corr).any():
+        bulk_insert(conn, "vrs_subjects", table.filter(pa.array(~is_corr)).drop_columns(["id"]))
+    _audit_subjects(conn, actor, write, given_atena, is_corr, file_name)
+
+
+def _audit_subjects(
+    conn: Connection,
+    actor: ledger.Actor,
+    write: pd.DataFrame,
+    given_atena: np.ndarray,
+    is_corr: np.ndarray,
+    file_name: str,
+) -> None:
+    """One audit record per voucher written: how the row was placed, and the 宛名番号 received
+    when it named someone else."""
+    given_s = pd.Series(given_atena, index=write.index, dtype=object)
+    moved = (" given=" + given_s).where(given_s != write["atena_no"], "")
+    detail = (
+        file_name + "#row=" + write["row_no"].astype("int64").astype(str) + " match=" + write["how"] + moved
+    ).to_numpy()
+    for action, mask in (("insert", ~is_corr), ("update", is_corr)):
+        if mask.any():
+            ledger.write_audit(
+                conn,
+                actor,
+                action=action,
+                table_name="vrs_subjects",
+                atena_no=write["atena_no"].to_numpy()[mask],
+                fields_changed=np.full(
+                    int(mask.sum()),
+                    "*" if action == "insert" else "atena_no,name_kana,birth_date,sex",
+                    dtype=object,
+                ),
+                detail=detail[mask],
+            )
+
+
+def _for_review(rows: _Rows, match: pd.DataFrame) -> ledger.ForReview | None:
+    """One review item per row no one could place, with the matcher's candidates and scores."""
+    to_review = rows.review != ""
+    if not to_review.any():
+        return None
+    rv = np.flatnonzero(to_review)
+    return ledger.ForReview(
+        row_nos=rows.df.loc[to_review, "row_no"].astype("int64").tolist(),
+        reasons=list(rows.review[rv]),
+        candidates=list(match.loc[rv, "candidates"]),
+        scores=list(match.loc[rv, "scores"]),
+        raws=[received_json(r) for r in rows.received[to_review].to_dict("records")],
+    )
+
+
+def _quarantined(rows: _Rows) -> ledger.Quarantined:
+    """The rows with reason codes, each with the received columns that identify it."""
+    q = rows.reason != ""
     raws = [
         scrub(
             json.dumps(
@@ -293,24 +377,11 @@ def apply_subjects(
                 default=str,
             )
         )
-        for r in received[q].to_dict("records")
+        for r in rows.received[q].to_dict("records")
     ]
-    ledger.write_quarantine(
-        conn,
-        feed="vrs",
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=[int(x) for x in df.loc[q, "row_no"]],
-        reasons=list(reason[q]),
-        raws=raws,
-        rejected=rejected,
+    return ledger.Quarantined(
+        row_nos=[int(x) for x in rows.df.loc[q, "row_no"]], reasons=list(rows.reason[q]), raws=raws
     )
-    out.quarantined = int(q.sum()) + len(rejected)
-    out.review = int(to_review.sum())
-    out.duplicates = int(duplicate.sum())
-    out.accepted = len(write)
-    out.corrections = int(is_corr.sum())
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _existing_subjects(conn: Connection, d: pd.DataFrame) -> pd.DataFrame:

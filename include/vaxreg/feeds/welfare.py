@@ -128,33 +128,75 @@ def apply_file(
     rejected: list[tuple[int, str, str]],
     actor: ledger.Actor,
 ) -> Outcome:
+    """Apply one validated SEIHO or TECHO snapshot inside the caller's transaction: the guard,
+    the rows screened, the periods that changed closed and opened, the snapshot recorded."""
     short = KINDS[kind]
     month = file_date.strftime("%Y%m")
     out = Outcome(rows_read=staged.num_rows + len(rejected))
     guard(conn, short, month, out.rows_read, file_name)
     df = staged.to_pandas()
-    n = len(df)
     dup = df["is_duplicate"].to_numpy(dtype=bool)
-    reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "").astype(object)
     for col in DATES[short]:
         df[col + "_iso"] = iso(df[f"{col}__date"])
-    live = ~dup & (reason == "")
+    reason, live = _screen_rows(conn, df, short, dup)
+    table = f"welfare_{short}_periods"
+    to_open, to_close = _changes(conn, df, live, short, table)
+    now = ledger.now_text()
+    period = _Period(table=table, month=month, manifest_id=manifest_id, file_name=file_name, now=now)
+    _close_periods(conn, actor, period, to_close)
+    _open_periods(conn, actor, period, to_open, list(VALUES[short]))
+    out.duplicates = int(dup.sum())
+    out.accepted = int(live.sum())
+    out.opened, out.closed = len(to_open), len(to_close)
+    _record_snapshot(conn, short, period, out)
+    q = reason != ""
+    raws = [
+        scrub(json.dumps({c: r[c] for c in VALUES[short]}, ensure_ascii=False, default=str))
+        for _, r in df[q].iterrows()
+    ]
+    return ledger.close_file(
+        conn,
+        actor,
+        feed="welfare",
+        file_name=file_name,
+        manifest_id=manifest_id,
+        out=out,
+        quarantined=ledger.Quarantined(
+            row_nos=[int(x) for x in df.loc[q, "row_no"]], reasons=list(reason[q]), raws=raws
+        ),
+        rejected=rejected,
+    )
 
-    # Persons must be known to the registry.
+
+def _screen_rows(
+    conn: Connection, df: pd.DataFrame, short: str, dup: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (reason codes, ``""`` none; still live): the suite's reasons, then a person the
+    registry does not know (``atena_no_unknown``), then two different rows for one key
+    (``conflicting_records_in_file``: which is right is unknown). Exact duplicates stay out."""
+    n = len(df)
+    reason = np.where((df["reasons"] != "").to_numpy() & ~dup, df["reasons"].to_numpy(), "").astype(object)
+    live = ~dup & (reason == "")
     known = _known(conn, df.loc[live, "atena_no"].to_numpy())
     unknown = live & ~df["atena_no"].isin(known).to_numpy()
     reason[unknown] = "atena_no_unknown"
     live &= ~unknown
-    # Two different rows for one key: which is right is unknown.
     keys = list(KEYS[short])
     conflict = np.zeros(n, dtype=bool)
     conflict[np.flatnonzero(live)[df.loc[live, keys].duplicated(keep=False).to_numpy()]] = True
     reason[conflict] = "conflicting_records_in_file"
     live &= ~conflict
+    return reason, live
 
+
+def _changes(
+    conn: Connection, df: pd.DataFrame, live: np.ndarray, short: str, table: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The snapshot's live rows against the open periods: (rows whose values are not open, to
+    open; ids of open periods whose values are not in the snapshot, to close). A row whose
+    values are already open is restated: nothing to write."""
     values = [c if c not in DATES[short] else c + "_iso" for c in VALUES[short]]
     snap = df.loc[live, ["row_no", *values]].rename(columns={c + "_iso": c for c in DATES[short]})
-    table = f"welfare_{short}_periods"
     cols = list(VALUES[short])
     current = pd.DataFrame(
         conn.exec_driver_sql(
@@ -168,78 +210,85 @@ def apply_file(
     j = a.merge(b, on=cols, how="outer", indicator=True)
     to_open = j[j["_merge"] == "left_only"]
     to_close = j[j["_merge"] == "right_only"]["id"].astype("int64").to_numpy()
-    now = ledger.now_text()
-    m = db.mark(conn)
-    if len(to_close):
-        conn.exec_driver_sql("CREATE TEMP TABLE tmp_welfare_close (id BIGINT PRIMARY KEY)")
-        bulk_insert(conn, "tmp_welfare_close", pa.table({"id": pa.array(to_close, pa.int64())}))
-        conn.exec_driver_sql(
-            f"UPDATE {table} SET closed_month = {m}, closed_by = {m}, closed_at = {m} "
-            "WHERE id IN (SELECT id FROM tmp_welfare_close)",
-            (month, manifest_id, now),
-        )
-        closed_atena = [
-            r[0]
-            for r in conn.exec_driver_sql(
-                f"SELECT atena_no FROM {table} WHERE id IN (SELECT id FROM tmp_welfare_close)"
-            ).fetchall()
-        ]
-        conn.exec_driver_sql("DROP TABLE tmp_welfare_close")
-        ledger.write_audit(
-            conn,
-            actor,
-            action="update",
-            table_name=table,
-            atena_no=closed_atena,
-            fields_changed=["closed_month"] * len(closed_atena),
-            detail=[f"{file_name} closed from {month}"] * len(closed_atena),
-        )
-    if len(to_open):
-        k = len(to_open)
-        data = {c: pa.array(to_open[c].replace("", None), pa.string()) for c in cols}
-        data |= {
-            "first_month": pa.repeat(pa.scalar(month, pa.string()), k),
-            "opened_by": pa.repeat(pa.scalar(manifest_id, pa.int64()), k),
-            "row_no": pa.array(to_open["row_no"].astype("int64"), pa.int64()),
-            "recorded_at": pa.repeat(pa.scalar(now, pa.string()), k),
-        }
-        bulk_insert(conn, table, pa.table(data))
-        ledger.write_audit(
-            conn,
-            actor,
-            action="insert",
-            table_name=table,
-            atena_no=to_open["atena_no"].to_numpy(),
-            fields_changed=np.full(k, "*", dtype=object),
-            detail=(file_name + "#row=" + to_open["row_no"].astype("int64").astype(str)).to_numpy(),
-        )
+    return to_open, to_close
 
-    q = reason != ""
-    raws = [
-        scrub(json.dumps({c: r[c] for c in VALUES[short]}, ensure_ascii=False, default=str))
-        for _, r in df[q].iterrows()
-    ]
-    ledger.write_quarantine(
-        conn,
-        feed="welfare",
-        file_name=file_name,
-        manifest_id=manifest_id,
-        row_nos=[int(x) for x in df.loc[q, "row_no"]],
-        reasons=list(reason[q]),
-        raws=raws,
-        rejected=rejected,
+
+@dataclasses.dataclass(frozen=True)
+class _Period:
+    """Where and when a snapshot writes: the periods table, the snapshot month, the file."""
+
+    table: str
+    month: str
+    manifest_id: int
+    file_name: str
+    now: str
+
+
+def _close_periods(conn: Connection, actor: ledger.Actor, at: _Period, to_close: np.ndarray) -> None:
+    """Close the periods ``to_close`` from the snapshot month; one audit record each."""
+    if not len(to_close):
+        return
+    m = db.mark(conn)
+    conn.exec_driver_sql("CREATE TEMP TABLE tmp_welfare_close (id BIGINT PRIMARY KEY)")
+    bulk_insert(conn, "tmp_welfare_close", pa.table({"id": pa.array(to_close, pa.int64())}))
+    conn.exec_driver_sql(
+        f"UPDATE {at.table} SET closed_month = {m}, closed_by = {m}, closed_at = {m} "
+        "WHERE id IN (SELECT id FROM tmp_welfare_close)",
+        (at.month, at.manifest_id, at.now),
     )
-    out.quarantined = int(q.sum()) + len(rejected)
-    out.duplicates = int(dup.sum())
-    out.accepted = int(live.sum())
-    out.opened, out.closed = len(to_open), len(to_close)
+    closed_atena = [
+        r[0]
+        for r in conn.exec_driver_sql(
+            f"SELECT atena_no FROM {at.table} WHERE id IN (SELECT id FROM tmp_welfare_close)"
+        ).fetchall()
+    ]
+    conn.exec_driver_sql("DROP TABLE tmp_welfare_close")
+    ledger.write_audit(
+        conn,
+        actor,
+        action="update",
+        table_name=at.table,
+        atena_no=closed_atena,
+        fields_changed=["closed_month"] * len(closed_atena),
+        detail=[f"{at.file_name} closed from {at.month}"] * len(closed_atena),
+    )
+
+
+def _open_periods(
+    conn: Connection, actor: ledger.Actor, at: _Period, to_open: pd.DataFrame, cols: list[str]
+) -> None:
+    """Open a period from the snapshot month for each row ``to_open``; one audit record each."""
+    if not len(to_open):
+        return
+    k = len(to_open)
+    data = {c: pa.array(to_open[c].replace("", None), pa.string()) for c in cols}
+    data |= {
+        "first_month": pa.repeat(pa.scalar(at.month, pa.string()), k),
+        "opened_by": pa.repeat(pa.scalar(at.manifest_id, pa.int64()), k),
+        "row_no": pa.array(to_open["row_no"].astype("int64"), pa.int64()),
+        "recorded_at": pa.repeat(pa.scalar(at.now, pa.string()), k),
+    }
+    bulk_insert(conn, at.table, pa.table(data))
+    ledger.write_audit(
+        conn,
+        actor,
+        action="insert",
+        table_name=at.table,
+        atena_no=to_open["atena_no"].to_numpy(),
+        fields_changed=np.full(k, "*", dtype=object),
+        detail=(at.file_name + "#row=" + to_open["row_no"].astype("int64").astype(str)).to_numpy(),
+    )
+
+
+def _record_snapshot(conn: Connection, short: str, at: _Period, out: Outcome) -> None:
+    """The snapshot's row in ``welfare_snapshots``: what the guard compares the next one with."""
+    m = db.mark(conn)
     conn.exec_driver_sql(
         "INSERT INTO welfare_snapshots "
         "(kind, month, file_name, manifest_id, rows_read, opened, closed, recorded_at) "
         f"VALUES ({', '.join([m] * 8)})",
-        (short, month, file_name, manifest_id, out.rows_read, out.opened, out.closed, now),
+        (short, at.month, at.file_name, at.manifest_id, out.rows_read, out.opened, out.closed, at.now),
     )
-    return ledger.close_file(conn, actor, file_name, manifest_id, out)
 
 
 def _known(conn: Connection, atena: np.ndarray) -> set[str]:

@@ -21,10 +21,12 @@ def matching_view(conn: Connection) -> pd.DataFrame:
     """Every person's matching fields (:data:`vaxreg.identity.matching.REGISTRY_COLUMNS`), one COPY.
 
     Removed, moved-out and deceased persons stay candidates: a record may be of a dose
-    given before they left, and the apply step judges that from the person's state."""
+    given before they left, and the apply step judges that from the person's state. In
+    ``atena_no`` order: the matcher measures u on a seeded sample of these rows, so the same
+    registry gives the same weights on every database and every run."""
     return read_table(
         conn,
-        "SELECT atena_no, name_kana, CAST(birth_date AS TEXT), sex, address FROM persons",
+        "SELECT atena_no, name_kana, CAST(birth_date AS TEXT), sex, address FROM persons ORDER BY atena_no",
         list(REGISTRY_COLUMNS),
     ).to_pandas()
 

@@ -46,8 +46,81 @@ RESOLUTIONS_PREFIX = "review-resolutions/"
 OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 
 
-def close_file(conn: Connection, actor: Actor, file_name: str, manifest_id: int, out: OutcomeT) -> OutcomeT:
-    """End of a file's apply: one audit record with its counts, which must add up."""
+@dataclass(frozen=True)
+class Quarantined:
+    """Rows a file's apply quarantines: per row its number in the file, its ``;``-joined reason
+    codes and the received row (JSON, My Number removed). ``units``: how many counted units they
+    stand for when that is not one per row (the VRS records count doses, quarantine file rows)."""
+
+    row_nos: Sequence[int]
+    reasons: Sequence[str]
+    raws: Sequence[str]
+    units: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.row_nos) if self.units is None else self.units
+
+
+@dataclass(frozen=True)
+class ForReview:
+    """Rows a file's apply sends to the review queue, with their candidates (``;``-joined
+    宛名番号, best first) and the matcher's scores (JSON, or None). ``units`` as for
+    :class:`Quarantined`."""
+
+    row_nos: Sequence[int]
+    reasons: Sequence[str]
+    candidates: Sequence[str]
+    raws: Sequence[str]
+    scores: Sequence[str | None] | None = None
+    units: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.row_nos) if self.units is None else self.units
+
+
+def close_file(
+    conn: Connection,
+    actor: Actor,
+    *,
+    feed: str,
+    file_name: str,
+    manifest_id: int,
+    out: OutcomeT,
+    quarantined: Quarantined,
+    rejected: Sequence[tuple[int, str, str]] = (),
+    review: ForReview | None = None,
+) -> OutcomeT:
+    """The end of every feed's apply step: the review items, the quarantine rows (the parser's
+    cut-out lines, ``rejected``, appended), the outcome's quarantined and review counts taken from
+    them, and one audit record with the file's counts, which must add up.
+
+    The feed has set ``rows_read``, ``accepted`` and ``duplicates`` (and its own breakdown)."""
+    if review is not None and len(review.row_nos):
+        write_review(
+            conn,
+            feed=feed,
+            file_name=file_name,
+            manifest_id=manifest_id,
+            row_nos=review.row_nos,
+            reasons=review.reasons,
+            candidates=review.candidates,
+            scores=review.scores,
+            raws=review.raws,
+        )
+    write_quarantine(
+        conn,
+        feed=feed,
+        file_name=file_name,
+        manifest_id=manifest_id,
+        row_nos=quarantined.row_nos,
+        reasons=quarantined.reasons,
+        raws=quarantined.raws,
+        rejected=rejected,
+    )
+    out.quarantined = quarantined.count + len(rejected)
+    out.review = review.count if review is not None else 0
     audit_event(
         conn,
         actor,
