@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.retention import purge_tasks
 
 
 @dag(
     dag_id="retention_purge",
+    dagrun_timeout=dagrun_timeout("retention_purge"),
     schedule="0 4 1 * *",
     start_date=START,
     catchup=False,
