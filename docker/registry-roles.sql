@@ -6,10 +6,11 @@
 --
 --   vaxreg_vault   NOLOGIN  owns the My Number vault (schema <registry>_vault, put_numbers)
 --   vaxreg_loader  NOLOGIN  reads and writes the registry tables, may only call put_numbers
---   :owner         LOGIN    owns the registry database and schema; runs `vaxreg db upgrade`
+--   :owner         LOGIN    owns the registry database and schema; runs `vaxreg db upgrade` and the
+--                           retention purge (VACUUM needs table ownership)
 --                           (member of vaxreg_vault so that the migrations can hand it the vault)
 --   :app           LOGIN    the pipeline (Airflow tasks, `vaxreg run`): member of vaxreg_loader
---   :keeper        LOGIN    vault work (rotate-key, purge, exchanges): vaxreg_vault + vaxreg_loader
+--   :keeper        LOGIN    vault work (rotate-key, exchanges): vaxreg_vault + vaxreg_loader
 \set ON_ERROR_STOP on
 
 SELECT format('CREATE ROLE %I NOLOGIN', r) FROM unnest(ARRAY['vaxreg_vault', 'vaxreg_loader']) AS r
