@@ -27,8 +27,15 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
         "SELECT id, feed, file_name, row_no, candidates FROM review_items WHERE status = 'open' "
         "ORDER BY feed, file_name, row_no",
     ),
+    "due": (
+        ("atena_no", "vaccine_code", "phase", "dose_no", "state", "window_start", "window_end"),
+        "SELECT atena_no, vaccine_code, phase, dose_no, state, CAST(window_start AS TEXT), "
+        "CAST(window_end AS TEXT) FROM due_doses ORDER BY atena_no, vaccine_code, phase, dose_no, cycle",
+    ),
 }
-PERSONAL = frozenset({"persons", "doses", "review"})  # exports of personal data are audited (privacy.md P4)
+PERSONAL = frozenset(
+    {"persons", "doses", "review", "due"}
+)  # exports of personal data are audited (privacy.md P4)
 
 
 def stream(conn: Connection, query: str, chunk: int = 50_000) -> Iterator[list[tuple[object, ...]]]:
