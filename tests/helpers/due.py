@@ -5,7 +5,11 @@ DAG task and ``vaxreg publish`` run it."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -91,3 +95,48 @@ def actor(task: str = "test", day: str = "2026-06-01") -> ledger.Actor:
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+CRASHED = 86  # exit status of a child killed at its step
+
+
+def publish(target: str, db_url: str, source: str, on: str, *, refresh: bool = True) -> list[str]:
+    """Refresh the due doses (as the DAG's first task) and publish ``target`` for ``on``."""
+    from vaxreg import outputs
+    from vaxreg.outputs import due
+    from vaxreg.transport import open_source
+
+    who = actor(f"publish-{target}", on)
+    if refresh:
+        due.refresh(who, day(on), db_url=db_url)
+    with open_source(source) as src:
+        return outputs.publisher(target)(src, who, day(on), db_url=db_url)
+
+
+def crash_at(step: str, target: str, db_url: str, source: str, on: str) -> subprocess.CompletedProcess[str]:
+    """Publish ``target`` for ``on`` in a child process that dies at ``step`` (no clean-up at all)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.due", step, target, db_url, source, on],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _child(step: str, target: str, db_url: str, source: str, on: str) -> int:
+    from vaxreg.outputs import outbound
+
+    def die(reached: str) -> None:
+        if reached == step:
+            os._exit(CRASHED)
+
+    outbound.step_hook = die
+    publish(target, db_url, source, on, refresh=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(*sys.argv[1:]))
