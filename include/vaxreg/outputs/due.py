@@ -30,6 +30,7 @@ from vaxreg.rules.table import Rules, default_rules
 
 log = logging.getLogger(__name__)
 SUITE = "due_doses"
+CHUNK_PERSONS = 100_000  # persons computed at once: bounds the memory of a refresh
 
 
 class DueCheckFailed(Exception):
@@ -50,32 +51,45 @@ def _years_before(day: dt.date, years: int) -> str:
     return str(add_months(np.array([np.datetime64(day, "D")]), -12 * years)[0])
 
 
-def load_inputs(conn: Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(persons, doses) of :func:`vaxreg.rules.due.compute`: residents who are children (under 20)
-    or 60 and over on ``as_of``, and their valid routine doses up to ``as_of``."""
+def _who(m: str) -> str:
+    """Residents who are children (under 20) or 60 and over on the as-of date."""
+    return f"p.status = 'resident' AND ((p.birth_date > {m} AND p.birth_date <= {m}) OR p.birth_date <= {m})"
+
+
+def load_persons(conn: Connection, as_of: dt.date) -> pd.DataFrame:
+    """The persons of :func:`vaxreg.rules.due.compute`, ordered by atena_no."""
     m = db.mark(conn)
-    child_from, elder_to = _years_before(as_of, 20), _years_before(as_of, 60)
-    who = f"p.status = 'resident' AND ((p.birth_date > {m} AND p.birth_date <= {m}) OR p.birth_date <= {m})"
-    params = (child_from, as_of.isoformat(), elder_to)
+    params = (_years_before(as_of, 20), as_of.isoformat(), _years_before(as_of, 60))
     persons = db.read_table(
         conn,
-        f"SELECT p.atena_no, CAST(p.birth_date AS TEXT), p.sex FROM persons p WHERE {who}",
+        "SELECT p.atena_no, CAST(p.birth_date AS TEXT), p.sex FROM persons p "
+        f"WHERE {_who(m)} ORDER BY p.atena_no",
         due_rules.PERSON_COLUMNS,
         params,
     ).to_pandas()
+    persons["birth_date"] = pd.to_datetime(persons["birth_date"]).to_numpy(dtype="datetime64[D]")
+    return persons
+
+
+def load_chunk(conn: Connection, persons: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(persons with their 障害部位 letters where 60–64, their valid routine doses up to ``as_of``)
+    for a slice of :func:`load_persons` (one atena_no range)."""
+    m = db.mark(conn)
+    lo, hi = str(persons["atena_no"].iloc[0]), str(persons["atena_no"].iloc[-1])
+    params = (_years_before(as_of, 20), as_of.isoformat(), _years_before(as_of, 60))
     doses = db.read_table(
         conn,
         "SELECT d.atena_no, d.vaccine_code, d.phase, d.dose_no, CAST(d.dose_date AS TEXT), d.off_schedule "
-        f"FROM doses d JOIN persons p ON p.atena_no = d.atena_no WHERE {who} "
+        f"FROM doses d JOIN persons p ON p.atena_no = d.atena_no WHERE {_who(m)} "
+        f"AND d.atena_no >= {m} AND d.atena_no <= {m} "
         "AND d.vaccine_code < '30' AND (d.off_schedule IS NULL OR d.off_schedule = '') "
         f"AND d.dose_date <= {m}",
         due_rules.DOSE_COLUMNS,
-        (*params, as_of.isoformat()),
+        (*params, lo, hi, as_of.isoformat()),
         types={"dose_no": pa.int64()},
     ).to_pandas()
-    persons["birth_date"] = pd.to_datetime(persons["birth_date"]).to_numpy(dtype="datetime64[D]")
     doses["dose_date"] = pd.to_datetime(doses["dose_date"]).to_numpy(dtype="datetime64[D]")
-    persons["disability"] = None
+    persons = persons.reset_index(drop=True).assign(disability=None)
     birth = persons["birth_date"].to_numpy(dtype="datetime64[D]")
     day = np.datetime64(as_of, "D")
     sixties = (add_months(birth, 720) <= day) & (day < add_months(birth, 780))
@@ -84,7 +98,7 @@ def load_inputs(conn: Connection, as_of: dt.date) -> tuple[pd.DataFrame, pd.Data
         letters = welfare.disability_letters(
             conn, persons["atena_no"].iloc[idx].reset_index(drop=True), np.full(len(idx), day)
         )
-        persons.loc[persons.index[idx], "disability"] = letters.to_numpy()
+        persons.loc[idx, "disability"] = letters.to_numpy()
     return persons, doses
 
 
@@ -109,38 +123,44 @@ def _as_table(out: pd.DataFrame) -> pa.Table:
 
 
 def refresh(
-    actor: ledger.Actor, as_of: dt.date, *, db_url: str | None = None, rules: Rules | None = None
+    actor: ledger.Actor,
+    as_of: dt.date,
+    *,
+    db_url: str | None = None,
+    rules: Rules | None = None,
+    chunk: int = CHUNK_PERSONS,
 ) -> Refreshed:
-    """Rebuild ``due_doses`` for ``as_of`` in one transaction, checkpoint included."""
+    """Rebuild ``due_doses`` for ``as_of`` in one transaction, checkpoint included; the persons
+    are computed in slices of ``chunk`` (atena_no ranges), each slice set-based."""
     rules = rules or default_rules()
     with db.transaction(db_url) as conn:
-        persons, doses = load_inputs(conn, as_of)
-        out = due_rules.compute(persons, doses, as_of, rules)
-        del doses
-        table = _as_table(out)
-        counts = {s: 0 for s in due_rules.STATES} | {
-            str(k): int(v) for k, v in out["state"].value_counts().items()
-        }
-        del out
         conn.exec_driver_sql("TRUNCATE due_doses" if db.is_postgres(conn) else "DELETE FROM due_doses")
-        db.bulk_insert(conn, "due_doses", table)
+        everyone = load_persons(conn, as_of)
+        counts = dict.fromkeys(due_rules.STATES, 0)
+        written = 0
+        for start in range(0, len(everyone), chunk):  # memory bounded by the chunk, not the registry
+            persons, doses = load_chunk(conn, everyone.iloc[start : start + chunk], as_of)
+            out = due_rules.compute(persons, doses, as_of, rules)
+            for k, v in out["state"].value_counts().items():
+                counts[str(k)] += int(v)
+            written += db.bulk_insert(conn, "due_doses", _as_table(out))
         m = db.mark(conn)
         conn.exec_driver_sql(
             "INSERT INTO due_refreshes (as_of, rows, counts, run_id, refreshed_at) "
             f"VALUES ({m}, {m}, {m}, {m}, {m})",
             (
                 as_of.isoformat(),
-                table.num_rows,
+                written,
                 json.dumps(counts, sort_keys=True),
                 actor.run_id,
                 ledger.now_text(),
             ),
         )
         ledger.audit_event(
-            conn, actor, "update", "due_doses", {"as_of": as_of.isoformat(), "rows": table.num_rows} | counts
+            conn, actor, "update", "due_doses", {"as_of": as_of.isoformat(), "rows": written} | counts
         )
         checkpoint(conn, as_of, rules)
-    result = Refreshed(as_of, table.num_rows, counts)
+    result = Refreshed(as_of, written, counts)
     log.info("due doses refreshed: %s", json.dumps(result.as_dict()))
     return result
 
