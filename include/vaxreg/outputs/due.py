@@ -71,10 +71,17 @@ def load_persons(conn: Connection, as_of: dt.date) -> pd.DataFrame:
     return persons
 
 
-def load_chunk(conn: Connection, persons: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_chunk(
+    conn: Connection, persons: pd.DataFrame, as_of: dt.date, rules: Rules
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(persons with their 障害部位 letters where 60–64, their valid routine doses up to ``as_of``)
-    for a slice of :func:`load_persons` (one atena_no range)."""
+    for a slice of :func:`load_persons` (one atena_no range). Of the vaccines given once per fiscal
+    year only this fiscal year's doses are read: earlier ones decide nothing."""
     m = db.mark(conn)
+    yearly = due_rules.once_a_year(rules, as_of)
+    fy_start = dt.date(as_of.year if as_of.month >= 4 else as_of.year - 1, 4, 1).isoformat()
+    codes = ", ".join(f"'{v}'" for v in yearly)
+    this_year = f"AND (d.vaccine_code NOT IN ({codes}) OR d.dose_date >= {m})" if yearly else ""
     lo, hi = str(persons["atena_no"].iloc[0]), str(persons["atena_no"].iloc[-1])
     params = (_years_before(as_of, 20), as_of.isoformat(), _years_before(as_of, 60))
     doses = db.read_table(
@@ -83,9 +90,9 @@ def load_chunk(conn: Connection, persons: pd.DataFrame, as_of: dt.date) -> tuple
         f"FROM doses d JOIN persons p ON p.atena_no = d.atena_no WHERE {_who(m)} "
         f"AND d.atena_no >= {m} AND d.atena_no <= {m} "
         "AND d.vaccine_code < '30' AND (d.off_schedule IS NULL OR d.off_schedule = '') "
-        f"AND d.dose_date <= {m}",
+        f"AND d.dose_date <= {m} {this_year}",
         due_rules.DOSE_COLUMNS,
-        (*params, lo, hi, as_of.isoformat()),
+        (*params, lo, hi, as_of.isoformat(), *((fy_start,) if yearly else ())),
         types={"dose_no": pa.int64()},
     ).to_pandas()
     doses["dose_date"] = pd.to_datetime(doses["dose_date"]).to_numpy(dtype="datetime64[D]")
@@ -139,7 +146,7 @@ def refresh(
         counts = dict.fromkeys(due_rules.STATES, 0)
         written = 0
         for start in range(0, len(everyone), chunk):  # memory bounded by the chunk, not the registry
-            persons, doses = load_chunk(conn, everyone.iloc[start : start + chunk], as_of)
+            persons, doses = load_chunk(conn, everyone.iloc[start : start + chunk], as_of, rules)
             out = due_rules.compute(persons, doses, as_of, rules)
             for k, v in out["state"].value_counts().items():
                 counts[str(k)] += int(v)

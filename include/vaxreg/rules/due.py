@@ -62,6 +62,12 @@ def _fy_end(fy: np.ndarray) -> np.ndarray:
     return _fy_start(np.asarray(fy, dtype=np.int64) + 1) - np.timedelta64(1, "D")
 
 
+def once_a_year(rules: Rules, as_of: dt.date) -> list[str]:
+    """The vaccines given once per fiscal year (flu, COVID-19): only this fiscal year's doses count."""
+    r = rules_in_force(rules, as_of)
+    return sorted(set(r.loc[r["per_fiscal_year"].notna(), "vaccine"]))
+
+
 def rules_in_force(rules: Rules, as_of: dt.date) -> pd.DataFrame:
     """The routine rules (class A or B) in force on ``as_of``, in table order."""
     r = rules.rules
@@ -224,10 +230,10 @@ def _b_class_60_64(
 
 def _expand_doses(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     """One row per dose number of each series (``doses`` of the rule)."""
-    reps = s["doses"].to_numpy()
+    reps = s["doses"].to_numpy(dtype=np.int64)
     out = s.loc[s.index.repeat(reps)].reset_index(drop=True)
-    out["dose_no"] = np.concatenate([np.arange(1, k + 1) for k in reps]) if len(reps) else []
-    out["dose_no"] = out["dose_no"].astype(np.int64)
+    first = np.repeat(np.cumsum(reps) - reps, reps)  # each series' first row
+    out["dose_no"] = np.arange(len(out), dtype=np.int64) - first + 1
     return out
 
 
