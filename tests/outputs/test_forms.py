@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
-
 from vaxreg.outputs import due, forms
 
 from helpers.db import rows
@@ -103,18 +101,20 @@ def test_lead_time_and_b_class_in_april(root: Path, db_url: str) -> None:
     assert issued("YOSHIN_202607.csv", DT_AUG) == {("08", "20")}
 
 
-@pytest.mark.parametrize("step", ["prepare_recorded", "data_renamed"])
-def test_crash_mid_publication_then_rerun_publishes_once(step: str, root: Path, db_url: str) -> None:
+def test_crash_mid_publication_then_rerun_publishes_once(root: Path, db_url: str) -> None:
+    """Killed after the ledger rows were written, before the commit (every other step of
+    publish_once is covered by tests/outputs/test_outbound_crashes.py)."""
+    step = "prepare_recorded"
     source = f"file://{root}"
     seed_persons(db_url, [Person(BABY, "2026-05-20")])
     due.refresh(actor(), day("2026-06-01"), db_url=db_url)
     crashed = crash_at(step, "forms", db_url, source, "2026-06-01")
     assert crashed.returncode == CRASHED, crashed.stderr[-2000:]
     inbox = root / "inbox" / "forms"
-    if step == "prepare_recorded":  # before the commit: no file, no ledger rows at all
-        assert not inbox.exists() or not [p for p in inbox.iterdir() if not p.name.startswith(".")]
-        assert rows(db_url, "SELECT COUNT(*) FROM forms_issued") == [(0,)]
-        assert rows(db_url, "SELECT COUNT(*) FROM outbound_files") == [(0,)]
+    # Before the commit: no file, no ledger rows at all.
+    assert not inbox.exists() or not [p for p in inbox.iterdir() if not p.name.startswith(".")]
+    assert rows(db_url, "SELECT COUNT(*) FROM forms_issued") == [(0,)]
+    assert rows(db_url, "SELECT COUNT(*) FROM outbound_files") == [(0,)]
     assert publish("forms", db_url, source, "2026-06-01", refresh=False) == ["YOSHIN_202606.csv"]
     data = (inbox / "YOSHIN_202606.csv").read_bytes()
     assert (inbox / "YOSHIN_202606.csv.done").read_text().strip() == hashlib.sha256(data).hexdigest()
