@@ -141,6 +141,7 @@ def _report(
         f"{ref['seconds']:>8.2f} {ref['rss_mb']:>6} MB",
         f"{'plain SQL GROUP BY over doses':<44} {base['seconds']:>8.2f} {base['rss_mb']:>6} MB",
         *(f"{'publish ' + t + ' ' + ','.join(p['files']):<44} {p['seconds']:>8.2f}" for t, p in pub.items()),
+        "refresh phases (s): " + ", ".join(f"{k} {v}" for k, v in ref["refreshed"]["seconds"].items()),
         "counts by state: " + ", ".join(f"{k} {v:,}" for k, v in ref["refreshed"]["counts"].items()),
         f"target refresh ≤ {RATIO_TARGET:g} × GROUP BY: {ratio:.1f} × — "
         f"{'met' if ratio <= RATIO_TARGET else 'MISSED'}",

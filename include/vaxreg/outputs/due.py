@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,9 +43,21 @@ class Refreshed:
     as_of: dt.date
     rows: int
     counts: dict[str, int]  # state -> rows (every state, 0 included)
+    seconds: dict[str, float] = field(default_factory=dict)  # read, compute, write, checkpoint
 
     def as_dict(self) -> dict[str, object]:
-        return {"as_of": self.as_of.isoformat(), "rows": self.rows, "counts": self.counts}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "rows": self.rows,
+            "counts": self.counts,
+            "seconds": self.seconds,
+        }
+
+
+def _lap(clock: dict[str, float], phase: str, since: float) -> float:
+    now = time.perf_counter()
+    clock[phase] += now - since
+    return now
 
 
 def _years_before(day: dt.date, years: int) -> str:
@@ -145,12 +158,17 @@ def refresh(
         everyone = load_persons(conn, as_of)
         counts = dict.fromkeys(due_rules.STATES, 0)
         written = 0
+        clock = dict.fromkeys(("read", "compute", "write", "checkpoint"), 0.0)
+        t = time.perf_counter()
         for start in range(0, len(everyone), chunk):  # memory bounded by the chunk, not the registry
             persons, doses = load_chunk(conn, everyone.iloc[start : start + chunk], as_of, rules)
+            t = _lap(clock, "read", t)
             out = due_rules.compute(persons, doses, as_of, rules)
             for k, v in out["state"].value_counts().items():
                 counts[str(k)] += int(v)
+            t = _lap(clock, "compute", t)
             written += db.bulk_insert(conn, "due_doses", _as_table(out))
+            t = _lap(clock, "write", t)
         m = db.mark(conn)
         conn.exec_driver_sql(
             "INSERT INTO due_refreshes (as_of, rows, counts, run_id, refreshed_at) "
@@ -167,7 +185,8 @@ def refresh(
             conn, actor, "update", "due_doses", {"as_of": as_of.isoformat(), "rows": written} | counts
         )
         checkpoint(conn, as_of, rules)
-    result = Refreshed(as_of, written, counts)
+        _lap(clock, "checkpoint", t)
+    result = Refreshed(as_of, written, counts, {k: round(v, 2) for k, v in clock.items()})
     log.info("due doses refreshed: %s", json.dumps(result.as_dict()))
     return result
 

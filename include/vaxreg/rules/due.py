@@ -92,7 +92,7 @@ def compute(
     day = np.datetime64(as_of, "D")
     p = persons.reset_index(drop=True)
     birth = _d(p["birth_date"].to_numpy())
-    valid = _valid_doses(doses)
+    valid = _valid_doses(doses, p)
     slots = []
     for _, rule in rules_in_force(rules, as_of).iterrows():
         cls = rules.vaccines[rule["vaccine"]]["class"]
@@ -110,15 +110,26 @@ def compute(
     s = _expand_doses(s, rules)
     s = _mark_done(s, valid, rules, day)
     s = _predecessors(s, valid, rules)
-    out: pd.DataFrame = _states(s, rules, day)
+    out: pd.DataFrame = _states(s, rules, day, p["atena_no"].to_numpy(dtype=object))
     return out
 
 
-def _valid_doses(doses: pd.DataFrame) -> pd.DataFrame:
+def _key(i: np.ndarray, vp: np.ndarray, n: np.ndarray | int = 0) -> np.ndarray:
+    """One int64 per (person index, vaccine*100+phase, dose number): joins on integers, not text."""
+    return (np.asarray(i, dtype=np.int64) * 10_000 + np.asarray(vp, dtype=np.int64)) * 16 + n
+
+
+def _valid_doses(doses: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+    """The valid doses with ``i`` (the person's row in ``p``), ``v`` and ``vp`` (vaccine and
+    vaccine*100+phase as integers)."""
     off = doses["off_schedule"].fillna("").astype(str) if "off_schedule" in doses else ""
     v = pd.DataFrame(doses[off == ""][["atena_no", "vaccine_code", "phase", "dose_no", "dose_date"]])
+    v["i"] = pd.Index(p["atena_no"]).get_indexer(v["atena_no"])
+    v = v[v["i"].to_numpy() >= 0]
     v["dose_no"] = v["dose_no"].astype(np.int64)
     v["dose_date"] = _d(v["dose_date"].to_numpy())
+    v["v"] = v["vaccine_code"].astype(np.int64)
+    v["vp"] = v["v"] * 100 + v["phase"].astype(np.int64)
     return v
 
 
@@ -137,8 +148,8 @@ def _variant_applies(
     if np.isnan(before) and np.isnan(from_):
         return np.ones(len(who), dtype=bool)
     d1 = valid[(valid["vaccine_code"] == rule["vaccine"]) & (valid["phase"] == rule["phase"])]
-    d1 = d1[d1["dose_no"] == 1].groupby("atena_no")["dose_date"].min()
-    first = _d(d1.reindex(p["atena_no"].iloc[who].to_numpy()).to_numpy())
+    d1 = d1[d1["dose_no"] == 1].groupby("i")["dose_date"].min()
+    first = _d(d1.reindex(who).to_numpy())
     first = np.where(np.isnat(first), day, first)
     months = before if not np.isnan(before) else from_
     under = first < add_months(birth[who], int(months))
@@ -188,10 +199,9 @@ def _windows(
     return pd.DataFrame(
         {
             "i": who,
-            "atena_no": p["atena_no"].iloc[who].to_numpy(),
             "rule_id": int(rule["rule_id"]),
-            "vaccine_code": rule["vaccine"],
-            "phase": rule["phase"],
+            "v": int(rule["vaccine"]),
+            "vp": int(rule["vaccine"]) * 100 + int(rule["phase"]),
             "doses": int(rule["doses"]),
             "cycle": cycle,
             "window_start": start,
@@ -241,29 +251,23 @@ def _mark_done(s: pd.DataFrame, valid: pd.DataFrame, rules: Rules, day: np.datet
     """``done_date``: the valid dose of the slot (for once-per-fiscal-year vaccines, in this fiscal
     year); ``alt``: the person follows an alternative series (a dose of it, none of this one)."""
     fy_now = int(fiscal_year(_d([day]))[0])
-    v = valid[valid["dose_date"] <= day]
-    per_fy = s.loc[s["cycle"] > 0, "vaccine_code"].unique()
+    v = valid[valid["dose_date"].to_numpy() <= day]
+    per_fy = s.loc[s["cycle"].to_numpy() > 0, "v"].unique()
     in_fy = fiscal_year(v["dose_date"].to_numpy()) == fy_now
-    v = v[~v["vaccine_code"].isin(per_fy) | in_fy]
-    first = v.groupby(["atena_no", "vaccine_code", "phase", "dose_no"], as_index=False)["dose_date"].min()
-    s = s.merge(
-        first.rename(columns={"dose_date": "done_date"}),
-        how="left",
-        on=["atena_no", "vaccine_code", "phase", "dose_no"],
-    )
-    any_dose = v[["atena_no", "vaccine_code"]].drop_duplicates()
-    any_dose["has"] = True
-    alt_pairs = [(code, a) for code, spec in rules.vaccines.items() for a in spec.get("alternatives", ())]
-    s["alt"] = False
-    if alt_pairs:
-        has = s[["atena_no", "vaccine_code"]].merge(any_dose, how="left", on=["atena_no", "vaccine_code"])
-        own = has["has"].fillna(False).astype(bool).to_numpy()
-        alts = pd.DataFrame(alt_pairs, columns=["vaccine_code", "alt_code"])
-        j = s[["atena_no", "vaccine_code"]].reset_index().merge(alts, on="vaccine_code")
-        j = j.merge(any_dose.rename(columns={"vaccine_code": "alt_code"}), on=["atena_no", "alt_code"])
-        has_alt = np.zeros(len(s), dtype=bool)
-        has_alt[j["index"].to_numpy()] = True
-        s["alt"] = has_alt & ~own
+    v = v[~v["v"].isin(per_fy).to_numpy() | in_fy]
+    dose_key = _key(v["i"].to_numpy(), v["vp"].to_numpy(), v["dose_no"].to_numpy())
+    first = pd.Series(v["dose_date"].to_numpy(), index=dose_key).groupby(level=0).min()
+    s["key"] = _key(s["i"].to_numpy(), s["vp"].to_numpy(), s["dose_no"].to_numpy())
+    s["done_date"] = first.reindex(s["key"].to_numpy()).to_numpy(dtype="datetime64[D]")
+    has = np.unique(v["i"].to_numpy(dtype=np.int64) * 100 + v["v"].to_numpy(dtype=np.int64))
+    si, sv = s["i"].to_numpy(dtype=np.int64), s["v"].to_numpy(dtype=np.int64)
+    own = np.isin(si * 100 + sv, has)
+    has_alt = np.zeros(len(s), dtype=bool)
+    for code, spec in rules.vaccines.items():
+        for alt in spec.get("alternatives", ()):
+            mine = sv == int(code)
+            has_alt[mine] |= np.isin(si[mine] * 100 + int(alt), has)
+    s["alt"] = has_alt & ~own
     return s
 
 
@@ -271,29 +275,33 @@ def _predecessors(s: pd.DataFrame, valid: pd.DataFrame, rules: Rules) -> pd.Data
     """``pred_ok``: the predecessor is done (within a phase dose n−1; a booster ``12`` the last
     primary ``11``; dose 1 of ``00``, ``20``, ``90`` waits for nothing); ``earliest_date``: the
     minimum intervals of the rule from their reference doses."""
-    key = ["atena_no", "vaccine_code", "phase", "dose_no"]
-    done = s.loc[s["done_date"].notna(), [*key, "done_date"]]
-    pred = s[key].copy()
-    pred["dose_no"] = pred["dose_no"] - 1
-    primary = s[(s["phase"] == "11")].groupby("vaccine_code")["doses"].max()
-    booster1 = ((s["phase"] == "12") & (s["dose_no"] == 1)).to_numpy()
-    pred.loc[booster1, "phase"] = "11"
-    pred.loc[booster1, "dose_no"] = s.loc[booster1, "vaccine_code"].map(primary).fillna(0).astype(np.int64)
-    waits = (pred["dose_no"] >= 1).to_numpy()
-    found = pred.merge(done, how="left", on=key)["done_date"].notna().to_numpy()
+    vp = s["vp"].to_numpy(dtype=np.int64)
+    n = s["dose_no"].to_numpy(dtype=np.int64)
+    done_keys = np.unique(s["key"].to_numpy()[~np.isnat(_d(s["done_date"].to_numpy()))])
+    primary = s[vp % 100 == 11].groupby("v")["doses"].max()
+    booster1 = (vp % 100 == 12) & (n == 1)
+    pred_vp = np.where(booster1, vp - 1, vp)
+    last_primary = s["v"].map(primary).fillna(0).to_numpy(dtype=np.int64)
+    pred_n = np.where(booster1, last_primary, n - 1)
+    waits = pred_n >= 1
+    found = np.isin(_key(s["i"].to_numpy(), pred_vp, pred_n), done_keys)
     s["pred_ok"] = ~waits | found
     earliest = np.full(len(s), np.datetime64("1800-01-01", "D"))
     iv = rules.intervals
     if len(iv):
-        j = (
-            s[["rule_id", "dose_no", "atena_no", "vaccine_code"]]
-            .reset_index()
-            .merge(iv, on=["rule_id", "dose_no"])
+        j = s[["rule_id", "dose_no", "i", "v"]].reset_index().merge(iv, on=["rule_id", "dose_no"])
+        j["ref_vp"] = j["v"].to_numpy(dtype=np.int64) * 100 + j["ref_phase"].astype(np.int64).to_numpy()
+        j["pk"] = _key(j["i"].to_numpy(), j["ref_vp"].to_numpy())
+        vd = pd.DataFrame(
+            {
+                "pk": _key(valid["i"].to_numpy(), valid["vp"].to_numpy()),
+                "ref_no": valid["dose_no"].to_numpy(),
+                "ref_date": valid["dose_date"].to_numpy(),
+            }
         )
-        vd = valid.rename(columns={"phase": "ref_phase", "dose_no": "ref_no", "dose_date": "ref_date"})
-        j = j.merge(vd, on=["atena_no", "vaccine_code", "ref_phase"])
-        by_no = j["ref"].str.isdigit()
-        j = j[~by_no | (j["ref_no"].astype(str) == j["ref"])]
+        j = j.merge(vd, on="pk")
+        by_no = j["ref"].str.isdigit().to_numpy()
+        j = j[~by_no | (j["ref_no"].astype(str).to_numpy() == j["ref"].to_numpy())]
         j = j.sort_values("ref_date").drop_duplicates(["index", "ref", "ref_phase"], keep="last")
         ref = _d(j["ref_date"].to_numpy())
         days = j["days"].to_numpy(dtype="float64")
@@ -306,12 +314,12 @@ def _predecessors(s: pd.DataFrame, valid: pd.DataFrame, rules: Rules) -> pd.Data
     return s
 
 
-def _states(s: pd.DataFrame, rules: Rules, day: np.datetime64) -> pd.DataFrame:
+def _states(s: pd.DataFrame, rules: Rules, day: np.datetime64, atena: np.ndarray) -> pd.DataFrame:
     """One state per slot, in order: done, not_eligible, closed, not_yet, overdue, due."""
     start = _d(s["window_start"].to_numpy())
     end = _d(s["window_end"].to_numpy())
     earliest = _d(s["earliest_date"].to_numpy())
-    done = s["done_date"].notna().to_numpy()
+    done = ~np.isnat(_d(s["done_date"].to_numpy()))
     eligible = s["eligible"].to_numpy() & ~s["alt"].to_numpy()
     closed = day > end
     waiting = (day < start) | (day < earliest) | ~s["pred_ok"].to_numpy()
@@ -327,4 +335,9 @@ def _states(s: pd.DataFrame, rules: Rules, day: np.datetime64) -> pd.DataFrame:
     out = s.assign(state=state, reason=reason)
     out["earliest_date"] = np.where(out["pred_ok"].to_numpy(), earliest, NAT)
     out["window_end"] = np.where(end == FAR, NAT, end)
-    return out[COLUMNS].sort_values(["atena_no", "vaccine_code", "phase", "dose_no"], ignore_index=True)
+    out = out.sort_values("key", ignore_index=True)
+    vp = out["vp"].to_numpy(dtype=np.int64)
+    out["atena_no"] = atena[out["i"].to_numpy()]
+    out["vaccine_code"] = np.char.zfill((vp // 100).astype(str), 2).astype(object)
+    out["phase"] = np.char.zfill((vp % 100).astype(str), 2).astype(object)
+    return out[COLUMNS]
