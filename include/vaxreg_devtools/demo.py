@@ -19,8 +19,15 @@ def dag_ids() -> list[str]:
     clinic fees their self-pay class). Each DAG file is named after
     its DAG (checked by the DAG integrity test)."""
     first = ("resident_diff", "welfare_lists")  # welfare before the clinic fees that use it
+    last = ("registry_refresh", "publish_forms", "publish_reminders")  # drawn from every feed's data
     ids = sorted(p.stem for p in (config.REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
-    return sorted(ids, key=lambda d: (d not in first, first.index(d) if d in first else 0, d))
+
+    def order(d: str) -> tuple[int, int, str]:
+        if d in first:
+            return (0, first.index(d), d)
+        return (2, last.index(d), d) if d in last else (1, 0, d)
+
+    return sorted(ids, key=order)
 
 
 def main() -> int:
