@@ -15,7 +15,8 @@ DOSES = _asset("registry.doses")  # clinic, other-ward and VRS doses
 WELFARE = _asset("registry.welfare")  # welfare and disability status periods
 FEES = _asset("outbound.fees")  # FEES_YYYYMM.csv published
 VRS_FLAGS = _asset("outbound.vrs_flags")  # VRS_FLAGS_YYYYMMDD.csv published
+STATS = _asset("outbound.stats")  # STATS_FY.csv (and .html) published
 
 # A feed's registry areas (Feed.changes) and an output target (vaxreg.outputs) -> its Asset.
 REGISTRY = {"persons": PERSONS, "doses": DOSES, "welfare": WELFARE}
-OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS}
+OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS, "stats": STATS}

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 PUBLISHERS = {
     "fees": "fees",
     "vrs_flags": "vrs_flags",
+    "stats": "stats",
 }
 
 
