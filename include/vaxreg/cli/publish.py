@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 from vaxreg.cli import actor_run_id, iso_date, operator
@@ -23,10 +24,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from vaxreg.registry import db, ledger
     from vaxreg.transport import open_source
 
+    usage = None
     if args.target != "stats" and (args.reissue or args.fiscal_year is not None):
-        raise SystemExit("vaxreg: --reissue and --fiscal-year are for 'stats' only")
-    if args.reissue and not (args.reason or "").strip():
-        raise SystemExit("vaxreg: --reissue needs --reason TEXT (recorded in the audit log)")
+        usage = "--reissue and --fiscal-year are for 'stats' only"
+    elif args.reissue and not (args.reason or "").strip():
+        usage = "--reissue needs --reason TEXT (recorded in the audit log and on the page)"
+    elif args.reason and not args.reissue:
+        usage = "--reason goes with --reissue"
+    if usage:
+        print(f"vaxreg publish: {usage}", file=sys.stderr)
+        return 2
     day = dt.date.fromisoformat(args.date) if args.date else dt.date.today()
     actor = ledger.Actor(
         dag_id="cli",

@@ -10,6 +10,12 @@ import html
 from typing import Any
 
 from vaxreg.outputs.overview import Overview, coverage_shown, suppress
+from vaxreg.rules.table import default_rules
+
+
+def vaccine_name(code: str) -> str:
+    return str(default_rules().vaccines.get(code, {}).get("name", ""))
+
 
 CSS = (
     "body{font-family:sans-serif;margin:1em;color:#222}table{border-collapse:collapse;margin-bottom:1em}"
@@ -45,11 +51,12 @@ def rate_chart(feed: str, files: list[dict[str, Any]], width: int = 420, height:
     bars = []
     for i, f in enumerate(files):
         h = plot_h * f["rate"] / top
-        x, y = pad_l + i * step + step * 0.1, pad_t + plot_h - h
+        bar_w = min(step * 0.8, 24.0)
+        x, y = pad_l + i * step + (step - bar_w) / 2, pad_t + plot_h - h
         colour = "#c0392b" if f["rate"] >= 0.05 else "#2f6f9f"
         title = html.escape(f"{f['file']}: {f['quarantined']} of {f['rows']} rows ({100 * f['rate']:.1f}%)")
         bars.append(
-            f"<rect class='bar' x='{x:.1f}' y='{y:.1f}' width='{max(1.0, step * 0.8):.1f}' height='{h:.1f}' "
+            f"<rect class='bar' x='{x:.1f}' y='{y:.1f}' width='{max(1.0, bar_w):.1f}' height='{h:.1f}' "
             f"fill='{colour}'><title>{title}</title></rect>"
         )
     axis = (
@@ -84,7 +91,7 @@ def render(o: Overview) -> str:
         ("vaccine", "phase", "dose", "target persons", "covered", "coverage"),
         [
             (
-                c["vaccine_code"],
+                f"{c['vaccine_code']} {vaccine_name(c['vaccine_code'])}",
                 c["phase"],
                 c["dose_no"],
                 suppress(c["target"]),
