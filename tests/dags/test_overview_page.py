@@ -103,3 +103,19 @@ def test_overview_page_in_a_browser(served: tuple[str, str]) -> None:
     assert b.external == []
     assert all(r.startswith(base) for r in b.requests)
     print(f"screenshot: {SHOT}")
+
+
+def test_plugin_links_the_overview_under_browse() -> None:
+    from airflow import plugins_manager
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
+
+    plugins_manager.ensure_plugins_loaded()
+    [info] = [p for p in plugins_manager.get_plugin_info() if p["name"] == "vaxreg"]
+    [view] = [
+        ExternalViewResponse(**v) for v in info["external_views"] if v.get("url_route") == "vaxreg-overview"
+    ]
+    assert (view.href, (view.category or "").lower(), view.destination) == (
+        "vaxreg/overview",
+        "browse",
+        "nav",
+    )

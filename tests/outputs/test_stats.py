@@ -118,3 +118,35 @@ def test_the_suite_refuses_bad_figures() -> None:
             stats.check(bad, 2025)
     with pytest.raises(stats.StatsError, match="routine_vaccine_missing"):
         stats.check(good[good["vaccine_code"] != "24"], 2025)
+
+
+def test_a_crash_between_the_csv_and_the_page_is_finished_by_the_next_run(
+    db_url: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaxreg.outputs import outbound
+
+    town.seed(db_url, *town.generate(seed=4, n=30))
+
+    def crash(step: str) -> None:
+        if step == "marker_renamed":  # the CSV and its marker are in place, the ledger not yet
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(outbound, "step_hook", crash)
+    with open_source(root.as_uri()) as src, pytest.raises(RuntimeError):
+        stats.publish(src, _actor(), DAY, db_url=db_url)
+    monkeypatch.setattr(outbound, "step_hook", lambda step: None)
+    with open_source(root.as_uri()) as src:
+        assert stats.publish(src, _actor(), DAY, db_url=db_url) == ["STATS_2025.csv", "STATS_2025.html"]
+        assert stats.publish(src, _actor(), DAY, db_url=db_url) == []
+    with db.transaction(db_url) as conn:
+        states = stats.published(conn)
+    assert [(s["file"], s["state"]) for s in states] == [
+        ("STATS_2025.csv", "published"),
+        ("STATS_2025.html", "published"),
+    ]
+    assert sorted(p.name for p in (root / "inbox" / "stats").iterdir()) == [
+        "STATS_2025.csv",
+        "STATS_2025.csv.done",
+        "STATS_2025.html",
+        "STATS_2025.html.done",
+    ]
