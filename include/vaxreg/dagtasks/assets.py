@@ -13,9 +13,17 @@ def _asset(name: str) -> Asset:
 PERSONS = _asset("registry.persons")  # resident diff: persons, their status and history
 DOSES = _asset("registry.doses")  # clinic, other-ward and VRS doses
 WELFARE = _asset("registry.welfare")  # welfare and disability status periods
+INTEGRATED_NUMBERS = _asset("registry.integrated_numbers")  # TOGO: integrated numbers (outputs.md §5.1)
 FEES = _asset("outbound.fees")  # FEES_YYYYMM.csv published
 VRS_FLAGS = _asset("outbound.vrs_flags")  # VRS_FLAGS_YYYYMMDD.csv published
+FUKUHON = _asset("outbound.fukuhon")  # FUKUHON_YYYYMMDD.csv published (provision copy)
+SHOKAI = _asset("outbound.shokai")  # SHOKAI_YYYYMMDD.csv published (history inquiries)
 
 # A feed's registry areas (Feed.changes) and an output target (vaxreg.outputs) -> its Asset.
-REGISTRY = {"persons": PERSONS, "doses": DOSES, "welfare": WELFARE}
-OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS}
+REGISTRY = {
+    "persons": PERSONS,
+    "doses": DOSES,
+    "welfare": WELFARE,
+    "integrated_numbers": INTEGRATED_NUMBERS,
+}
+OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS, "fukuhon": FUKUHON, "shokai": SHOKAI}

@@ -37,6 +37,7 @@ MODULES = {
     "clinic": "vaccination",
     "otherward": "vaccination",
     "vrs": "vrs",
+    "atena": "atena",
 }
 NAMES = tuple(MODULES)
 
