@@ -38,6 +38,7 @@ MODULES = {
     "otherward": "vaccination",
     "vrs": "vrs",
     "atena": "atena",
+    "prior": "prior",
 }
 NAMES = tuple(MODULES)
 
