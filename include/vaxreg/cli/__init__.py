@@ -16,7 +16,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-COMMANDS = ("vaxreg.cli.feeds", "vaxreg.cli.registry", "vaxreg.cli.review")
+COMMANDS = ("vaxreg.cli.feeds", "vaxreg.cli.registry", "vaxreg.cli.review", "vaxreg.cli.exchange")
 
 
 def actor_run_id(date: str | None) -> str:
@@ -52,10 +52,11 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     """Failures an operator can act on: one line on stderr, exit 1."""
     from vaxreg.pipeline import FeedRefused
     from vaxreg.registry.vault import VaultError
+    from vaxreg.review.entries import EntryRefused
     from vaxreg.review.queue import ReviewError
     from vaxreg.transport import TransportError
 
-    return (FeedRefused, TransportError, VaultError, ReviewError)
+    return (FeedRefused, TransportError, VaultError, ReviewError, EntryRefused)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
