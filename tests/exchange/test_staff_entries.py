@@ -13,8 +13,8 @@ import pytest
 from vaxreg.cli import main
 
 from helpers.db import rows
-from helpers.exchange import number, read_out, seed_persons
-from helpers.exchange import togo_csv, run as run_feed
+from helpers.exchange import number, read_out, seed_persons, togo_csv
+from helpers.exchange import run as run_feed
 
 KID, OTHER = "4000000001", "4000000002"
 
