@@ -34,7 +34,7 @@ BENCH_MATCH_RECORDS ?= 100000
 BENCH_MATCH_SEED ?= 20261127
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help install airflow-db demo test airflow bench lint clean
+.PHONY: help install airflow-db browser demo test airflow bench lint clean
 .PHONY: bench-match
 
 help:
@@ -74,7 +74,15 @@ demo: airflow-db $(VAXREG_VAULT_KEY_FILE)
 	$(BIN)/vaxreg audit verify
 	$(BIN)/vaxreg purge --dry-run --as-of $(DEMO_DATE)
 
-test: airflow-db
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium > /dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium > /dev/null)
+
+browser: $(CHROMIUM)
+
+test: airflow-db browser
 	$(BIN)/pytest
 
 airflow: airflow-db $(VAXREG_VAULT_KEY_FILE)
