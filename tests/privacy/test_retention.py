@@ -223,6 +223,7 @@ def test_purge_deletes_exactly_the_expired_set(
         "quarantine_items": "2024-05-01",
         "review_items": "2024-05-01",
         "outbound_files": "2019-05-01",
+        "provision_sent": "2019-05-01",
         "audit_log": "2019-05-01",
         "deceased_persons": "2006-05-01",
         "removed_persons": "2006-05-01",
