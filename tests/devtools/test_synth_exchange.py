@@ -24,7 +24,11 @@ def test_generated_exchange_files(feed_root: Path, tmp_path: Path) -> None:
     summary = synthesize(feed_root, persons=400, seed=5, nights=3, events_per_night=40, exchange=True)
     ex = summary["exchange"]
     assert ex["move_ins_with_previous_municipality"] > 0
-    for f in sorted((feed_root / "outbox" / "resident").glob("*.csv")):
+    initial, *nightly = sorted((feed_root / "outbox" / "resident").glob("*.csv"))
+    assert (
+        "prev_municipality_code" not in initial.read_text(encoding="utf-8-sig").splitlines()[0]
+    )  # valid too
+    for f in nightly:
         marker = (f.parent / (f.name + ".done")).read_text().strip()
         assert marker == hashlib.sha256(f.read_bytes()).hexdigest()
         text = f.read_bytes().decode("utf-8-sig")

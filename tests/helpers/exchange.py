@@ -128,3 +128,38 @@ def publish(target: str, root: Path, db_url: str, day: dt.date) -> list[str]:
 def read_out(root: Path, target: str, name: str) -> list[dict[str, str]]:
     text = (root / "inbox" / target / name).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
+
+
+CRASHED = 86  # exit status of a child killed at its step
+
+
+def crash_publish(step: str, target: str, db_url: str, root: Path, day: dt.date) -> int:
+    """Publish ``target`` in a child process killed (``os._exit``) at ``step`` of
+    :data:`vaxreg.outputs.outbound.STEPS`; returns its exit status."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    args = [sys.executable, "-m", "helpers.exchange", step, target, db_url, str(root), day.isoformat()]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False).returncode
+
+
+def _child(step: str, target: str, db_url: str, root: str, day: str) -> int:
+    import os
+
+    from vaxreg.outputs import outbound
+
+    def die(reached: str) -> None:
+        if reached == step:
+            os._exit(CRASHED)
+
+    outbound.step_hook = die
+    publish(target, Path(root), db_url, dt.date.fromisoformat(day))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_child(*sys.argv[1:]))
