@@ -46,3 +46,20 @@ def test_provision_copy_crash_then_rerun(step: str, db_url: str, tmp_path: Path)
     assert len(read_out(tmp_path, "fukuhon", "FUKUHON_20260601.csv")) == 2
     assert rows(db_url, "SELECT op, COUNT(*) FROM provision_sent GROUP BY op") == [("A", 2)]
     assert publish("fukuhon", tmp_path, db_url, DAY2) == []  # nothing repeated
+
+
+def test_inquiry_file_crash_then_rerun(db_url: str, tmp_path: Path) -> None:
+    seed_persons(db_url, {A: ("2025-01-15", "1")})
+    _numbers(db_url, (A,))
+    with db.transaction(db_url) as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO move_ins (atena_no, move_in_date, prev_municipality_code, manifest_id, seq, "
+            f"recorded_at) VALUES ('{A}', '2026-05-20', '011002', 0, 1, '{ledger.now_text()}')"
+        )
+    assert crash_publish("marker_temp", "shokai", db_url, tmp_path, DAY1) == CRASHED
+    assert publish("shokai", tmp_path, db_url, DAY1) == ["SHOKAI_20260601.csv"]
+    assert [r["inquiry_no"] for r in read_out(tmp_path, "shokai", "SHOKAI_20260601.csv")] == [
+        "20260601000001"
+    ]
+    assert publish("shokai", tmp_path, db_url, DAY2) == []  # asked once
+    assert rows(db_url, "SELECT inquiry_no, atena_no FROM history_inquiries") == [("20260601000001", A)]
