@@ -1,48 +1,13 @@
-"""``vaxreg publish TARGET``, ``vaxreg dose add|correct|delete``, ``vaxreg person show``: the
-outbound files on demand, staff entries and corrections, one person's record (cli.md,
-outputs.md §5–§6)."""
+"""``vaxreg dose add|correct|delete``, ``vaxreg person show``: staff entries and corrections, one
+person's record (cli.md, outputs.md §6). ``vaxreg publish fukuhon|shokai`` is ``cli/publish.py``."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from typing import Any
 
 from vaxreg.cli import actor_run_id, iso_date, operator
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    from vaxreg import config, outputs
-    from vaxreg.registry import db, ledger
-    from vaxreg.transport import open_source
-
-    day = dt.date.fromisoformat(args.date) if args.date else _today()
-    actor = ledger.Actor(
-        dag_id="cli",
-        run_id=actor_run_id(args.date),
-        task_id=f"publish {args.target}",
-        purpose=outputs.purpose(args.target),
-    )
-    with open_source(args.source or config.source_url()) as src:
-        names = outputs.publisher(args.target)(src, actor, day, db_url=args.database_url)
-    summary = outputs.summary(args.target, db_url=args.database_url)
-    with db.transaction(args.database_url) as conn:
-        for name in names:
-            m = db.mark(conn)
-            n = conn.exec_driver_sql(
-                f"SELECT rows FROM outbound_files WHERE file_name = {m}", (name,)
-            ).scalar()
-            print(json.dumps({"file": name, "rows": int(n or 0)} | summary, ensure_ascii=False))
-    if not names:
-        print(json.dumps({"file": None, "rows": 0} | summary, ensure_ascii=False))
-    return 0
-
-
-def _today() -> dt.date:
-    from vaxreg.pipeline import today
-
-    return today()
 
 
 def _staff_actor(task: str) -> Any:
@@ -117,14 +82,6 @@ def _dose_options(p: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def register(sub: Any) -> None:
-    from vaxreg.outputs import PUBLISHERS
-
-    pub = sub.add_parser("publish", help="write an outbound file for a date, exactly as its DAG does")
-    pub.add_argument("target", choices=sorted(PUBLISHERS))
-    pub.add_argument("--source", help="file:///root or sftp://… (default: VAXREG_SOURCE_URL)")
-    pub.add_argument("--date", type=iso_date, help="the file's date YYYY-MM-DD (default: today in Tokyo)")
-    pub.set_defaults(func=cmd_publish)
-
     dose = sub.add_parser("dose", help="staff entries and corrections (outputs.md §6)")
     dsub = dose.add_subparsers(dest="dose_command", required=True)
     add = dsub.add_parser("add", help="enter a paper record as a dose")

@@ -1,6 +1,7 @@
 """One person's registry record for staff (``vaxreg person show``, outputs.md §6): attributes
-with their history, status, doses with their superseded versions, the integrated number, the
-provision-copy state and the history inquiries. No My Number (privacy.md P1).
+with their history, status, doses with their superseded versions, the due doses as last
+refreshed, the forms and reminders sent, the integrated number, the provision-copy state and the
+history inquiries. No My Number (privacy.md P1).
 
 The record is built from :data:`SECTIONS`, a list of functions ``(conn, atena_no) -> rows``;
 other concerns add theirs (the due doses, the forms and reminders sent) by appending to it.
@@ -87,12 +88,43 @@ def inquiries(conn: Connection, atena_no: str) -> Rows:
     )
 
 
+def due_doses(conn: Connection, atena_no: str) -> Rows:
+    """The due doses as last refreshed (``vaxreg refresh``, outputs.md §1)."""
+    return _select(
+        conn,
+        "SELECT vaccine_code, phase, dose_no, cycle, state, reason, window_start, window_end, earliest_date "
+        "FROM due_doses WHERE atena_no = :a ORDER BY vaccine_code, phase, dose_no, cycle",
+        atena_no,
+    )
+
+
+def forms_sent(conn: Connection, atena_no: str) -> Rows:
+    return _select(
+        conn,
+        "SELECT form_no, vaccine_code, phase, dose_no, file_name, issued_on, reissue_reason "
+        "FROM forms_issued WHERE atena_no = :a ORDER BY issued_on, form_no",
+        atena_no,
+    )
+
+
+def reminders_sent(conn: Connection, atena_no: str) -> Rows:
+    return _select(
+        conn,
+        "SELECT reminder_no, vaccine_code, phase, dose_no, reason, window_end, file_name, sent_on "
+        "FROM reminders_sent WHERE atena_no = :a ORDER BY sent_on, reminder_no",
+        atena_no,
+    )
+
+
 # The sections of the record, in display order. Append (name, function) to add one.
 SECTIONS: list[Section] = [
     ("attributes", attributes),
     ("attribute_history", attribute_history),
     ("doses", doses),
     ("dose_history", dose_history),
+    ("due_doses", due_doses),
+    ("forms_sent", forms_sent),
+    ("reminders_sent", reminders_sent),
     ("integrated_number", integrated_number),
     ("provision_copy", provision_state),
     ("history_inquiries", inquiries),
