@@ -216,7 +216,7 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
         assert hits(f.read_text(encoding="utf-8")) == [], f
 
     # 6. Every registry table but the vault; the registry file itself holds no plain number.
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:  # the vault login reads the tables and the vault
         tables = inspect(conn).get_table_names()
         assert "deletion_log" in tables and "audit_log" in tables
         for t in tables:
