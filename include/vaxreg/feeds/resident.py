@@ -57,6 +57,8 @@ RESIDENT = Layout(
     ),
     encoding="utf-8",
     sensitive=("kojin_no",),
+    optional=("kojin_no", "notified_date"),  # feeds.md §2: "optional"
+    max_length={"address": 200},
 )
 PURPOSE = "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"
 DATE_COLUMNS = (
