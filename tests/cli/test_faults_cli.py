@@ -1,0 +1,107 @@
+"""The `vaxreg` command under faults (issue 15): expected failures are one line on stderr, exit 1,
+no traceback and no library noise; an export of personal data is audited before the data leaves."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaxreg import cli
+from vaxreg.registry import db
+
+from helpers.db import rows, run
+from helpers.resident import deliver, person, resident_csv
+
+
+def vaxreg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vaxreg.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env,
+    )
+
+
+class Head(io.StringIO):
+    """``| head -2``: the reader goes away after two lines."""
+
+    def write(self, s: str) -> int:
+        if self.getvalue().count("\n") >= 2:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(s)
+
+
+def test_export_is_audited_before_the_data_leaves(
+    feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver(
+        feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person(f"00000000{i:02d}") for i in range(1, 6)])
+    )
+    run("resident", f"file://{feed_root}", db_url)
+    out = Head()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert cli.main(["--database-url", db_url, "export", "persons"]) == 0
+    assert out.getvalue().count("\n") == 2  # the header and one person left
+    [(detail,)] = rows(db_url, "SELECT detail FROM audit_log WHERE action = 'export'")
+    assert json.loads(detail) == {"rows": 5}
+    db.engine(db_url).dispose()
+
+
+# what is wrong -> (arguments, environment, the one line expected on stderr)
+FAULTS = {
+    "malformed_database_url": (
+        ("db", "upgrade"),
+        {"VAXREG_DATABASE_URL": "postgresql+psycopg://user:secret@[::1:5432/x"},
+        "vaxreg: the database URL is malformed",
+    ),
+    "unknown_database_driver": (
+        ("db", "upgrade"),
+        {"VAXREG_DATABASE_URL": "nosuchdb://x/y"},
+        "vaxreg: the database URL names an unknown database driver",
+    ),
+    "database_unreachable": (
+        ("summary",),
+        {"VAXREG_DATABASE_URL": "postgresql+psycopg://postgres:secret@127.0.0.1:1/test?connect_timeout=2"},
+        "vaxreg: the database is unavailable",
+    ),
+    "staging_not_writable": (
+        ("run", "resident", "--source", "file://{root}"),
+        {"VAXREG_STAGING_DIR": "/sys/vaxreg-staging"},
+        "vaxreg: permission denied: /sys/vaxreg-staging",
+    ),
+    "no_outbox_folder_for_the_feed": (
+        ("run", "clinic", "--source", "file://{root}"),
+        {},
+        "vaxreg: no folder outbox/clinic under file://",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_expected_failures_are_one_line(fault: str, feed_root: Path, tmp_path: Path) -> None:
+    args, env, line = FAULTS[fault]
+    registry = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    db.upgrade(registry)
+    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person("0000000001")]))
+    env = {"VAXREG_DATABASE_URL": registry} | env
+    done = vaxreg(*(a.format(root=feed_root) for a in args), env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(line) and done.stderr.count("\n") == 1, done.stderr
+    assert "secret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_good_run_prints_nothing_on_stderr(feed_root: Path, tmp_path: Path) -> None:
+    """No library INFO line (Great Expectations) without -v."""
+    registry = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    db.upgrade(registry)
+    deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person("0000000001")]))
+    done = vaxreg("run", "resident", "--source", f"file://{feed_root}", env={"VAXREG_DATABASE_URL": registry})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
