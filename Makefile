@@ -32,10 +32,12 @@ BENCH_CLINIC_ROWS ?= 200000
 BENCH_MATCH_PERSONS ?= 1000000
 BENCH_MATCH_RECORDS ?= 100000
 BENCH_MATCH_SEED ?= 20261127
+BENCH_REFRESH_PERSONS ?= 1000000
+BENCH_REFRESH_DOSES ?= 20
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help install airflow-db demo test airflow bench lint clean
-.PHONY: bench-match
+.PHONY: help install airflow-db browser demo test airflow bench lint clean
+.PHONY: bench-match bench-refresh
 
 help:
 	@echo "make demo     set up, generate a municipality, run every DAG with 'airflow dags test', print a summary"
@@ -44,6 +46,8 @@ help:
 	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
 	@echo "              beside pandas.to_sql), VRS import (BENCH_PERSONS persons) and clinic records"
 	@echo "              (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
+	@echo "make bench-refresh  due-doses refresh and forms/reminders publications on BENCH_REFRESH_PERSONS=$(BENCH_REFRESH_PERSONS)"
+	@echo "              persons with about $(BENCH_REFRESH_DOSES) doses each, beside a plain SQL GROUP BY (PostgreSQL)"
 	@echo "make bench-match  identity matcher beside Splink 5 (DuckDB) on generated other-ward records:"
 	@echo "              precision, recall, F1, review rate, records/s, peak RSS (BENCH_MATCH_RECORDS=$(BENCH_MATCH_RECORDS)"
 	@echo "              records against BENCH_MATCH_PERSONS=$(BENCH_MATCH_PERSONS) persons; installs the [bench] extra)"
@@ -74,7 +78,15 @@ demo: airflow-db $(VAXREG_VAULT_KEY_FILE)
 	$(BIN)/vaxreg audit verify
 	$(BIN)/vaxreg purge --dry-run --as-of $(DEMO_DATE)
 
-test: airflow-db
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium > /dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium > /dev/null)
+
+browser: $(CHROMIUM)
+
+test: airflow-db browser
 	$(BIN)/pytest
 
 airflow: airflow-db $(VAXREG_VAULT_KEY_FILE)
@@ -94,6 +106,10 @@ lint: install
 $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	touch $@
+
+bench-refresh: install
+	$(BIN)/python -m vaxreg_devtools.bench_refresh --persons $(BENCH_REFRESH_PERSONS) \
+		--doses-per-person $(BENCH_REFRESH_DOSES)
 
 bench-match: $(BENCH_STAMP)
 	$(BIN)/python -m vaxreg_devtools.bench_match --persons $(BENCH_MATCH_PERSONS) --records $(BENCH_MATCH_RECORDS) \

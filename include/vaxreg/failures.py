@@ -43,17 +43,17 @@ def _database(exc: BaseException) -> str | None:
 def one_line(exc: BaseException) -> str | None:
     """The one line of an expected failure, or None when ``exc`` is not one (a bug)."""
     from vaxreg.feeds.layout import FileRejected
+    from vaxreg.outputs.due import DueCheckFailed
+    from vaxreg.outputs.forms import FormsError
+    from vaxreg.outputs.outbound import OutboundError
     from vaxreg.pipeline import FeedRefused
     from vaxreg.registry.vault import VaultError
     from vaxreg.retention.policies import PolicyError
     from vaxreg.review.queue import ReviewError
     from vaxreg.transport import TransportError
 
-    if isinstance(
-        exc, ExpectedFailure | FeedRefused | TransportError | VaultError | ReviewError | PolicyError
-    ):
-        return _first_line(exc)
-    if isinstance(exc, FileRejected):
+    expected = (ExpectedFailure, FeedRefused, FileRejected, TransportError, VaultError, ReviewError)
+    if isinstance(exc, (*expected, PolicyError, DueCheckFailed, FormsError, OutboundError)):
         return _first_line(exc)
     if (line := _database(exc)) is not None:
         return line
