@@ -105,3 +105,25 @@ def test_a_good_run_prints_nothing_on_stderr(feed_root: Path, tmp_path: Path) ->
     deliver(feed_root, "JUKI_DIFF_20260401.csv", resident_csv([person("0000000001")]))
     done = vaxreg("run", "resident", "--source", f"file://{feed_root}", env={"VAXREG_DATABASE_URL": registry})
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_a_lost_database_connection_is_one_line(pg_url: str) -> None:
+    """The server ends the session mid-run (restart, failover): one line, nothing committed."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from vaxreg import failures
+
+    eng = create_engine(pg_url)
+    try:
+        with eng.connect() as victim:
+            pid = victim.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with eng.connect() as admin:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            with pytest.raises(OperationalError) as err:
+                victim.exec_driver_sql("SELECT 1")
+    finally:
+        eng.dispose()
+    line = failures.one_line(err.value)
+    assert line is not None and line.startswith("the database connection was lost") and "\n" not in line
+    assert failures.one_line(RuntimeError("a bug")) is None  # a bug keeps its traceback
