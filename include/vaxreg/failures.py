@@ -49,11 +49,13 @@ def one_line(exc: BaseException) -> str | None:
     from vaxreg.pipeline import FeedRefused
     from vaxreg.registry.vault import VaultError
     from vaxreg.retention.policies import PolicyError
+    from vaxreg.review.entries import EntryRefused
     from vaxreg.review.queue import ReviewError
     from vaxreg.transport import TransportError
 
     expected = (ExpectedFailure, FeedRefused, FileRejected, TransportError, VaultError, ReviewError)
-    if isinstance(exc, (*expected, PolicyError, DueCheckFailed, FormsError, OutboundError)):
+    outputs = (DueCheckFailed, FormsError, OutboundError, EntryRefused)
+    if isinstance(exc, (*expected, PolicyError, *outputs)):
         return _first_line(exc)
     if (line := _database(exc)) is not None:
         return line

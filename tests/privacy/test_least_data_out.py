@@ -130,7 +130,7 @@ def test_outbound_file_holds_exactly_its_specified_columns(kind: str, tmp_path: 
     name, _ = outbound.publish(
         LocalSource(tmp_path), kind, table, date="20260402", month="202604", fy="2026", n="2"
     )
-    header = (tmp_path / "inbox" / layout.target / name).read_text(encoding="utf-8").splitlines()[0]
+    header = (tmp_path / "inbox" / layout.target / name).read_text(encoding="utf-8-sig").splitlines()[0]
     assert tuple(header.split(",")) == layout.columns
     with pytest.raises(outbound.OutboundError):
         outbound.publish(

@@ -22,6 +22,7 @@ COMMANDS = (
     "vaxreg.cli.review",
     "vaxreg.cli.outputs",
     "vaxreg.cli.publish",
+    "vaxreg.cli.exchange",
 )
 
 
