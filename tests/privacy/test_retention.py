@@ -121,12 +121,13 @@ def setup_registry(feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
     deliver(feed_root, "JUKI_DIFF_20260401.csv", registry_file())
     pipeline.report(pipeline.run_feed("resident", ACTOR, source_url=f"file://{feed_root}", db_url=db_url))
 
-    # Quarantine items around the 2-year cut-off (2024-05-01 00:00 JST), and one never resolved.
+    # Quarantine items recorded around the 2-year cut-off (2024-05-01 00:00 JST), and a recent one:
+    # quarantined rows are never resolved, they go 2 years after they were recorded.
     with db.transaction(db_url) as conn:
         q = [
             ("resolved_before", jst(2024, 4, 30, 23, 59, 59)),
             ("resolved_on", jst(2024, 5, 1, 0, 0, 0)),
-            ("open", None),
+            ("open", jst(2026, 4, 1)),
         ]
         insert_rows(
             conn,
@@ -139,8 +140,8 @@ def setup_registry(feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
                     "row_no": i,
                     "reasons": reason,
                     "raw_row": "{}",
-                    "recorded_at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-                    "resolved_at": at and at.astimezone(dt.UTC),
+                    "recorded_at": at.astimezone(dt.UTC),
+                    "resolved_at": None,
                 }
                 for i, (reason, at) in enumerate(q, start=1)
             ],
@@ -314,7 +315,7 @@ def test_a_living_resident_is_never_purged(
     assert after["persons"] == after["vault"] == ["0000000005", "0000000006"]
     if "doses" in after:
         assert after["doses"] == ["0000000005", "0000000005"]
-    assert after["quarantine"] == ["open"]
+    assert after["quarantine"] == []  # quarantined rows hold names: nothing is kept for ever
     assert [p.deleted for p in result.policies if p.policy == "deletion_log"] == [0]
     with db.transaction(db_url) as conn:
         assert audit.verify(conn).ok  # even with every old record gone, the chain continues from the anchor
@@ -349,11 +350,11 @@ def test_reviewed_policy_file_states_the_privacy_defaults() -> None:
     loaded, vacuum_mode = policies.load_policies()
     by = {p.name: p for p in loaded}
     assert (by["landing_raw_files"].period, by["staging_work_files"].period) == ("90 days", "90 days")
-    assert (by["quarantine_items"].basis, by["quarantine_items"].period) == ("after_resolution", "2 years")
+    assert (by["quarantine_items"].basis, by["quarantine_items"].period) == ("after_event", "2 years")
     assert by["audit_log"].period == "7 years"
     assert by["deletion_log"].period == "never"
     assert {by["deceased_persons"].basis, by["removed_persons"].basis} == {"after_death", "after_removal"}
-    assert "doses" in {t for t, _ in by["deceased_persons"].tables}
+    assert "doses" in {t[0] for t in by["deceased_persons"].tables}
     assert vacuum_mode in ("plain", "full")
 
 
