@@ -136,7 +136,10 @@ def test_review_page_lists_open_items_without_names(tmp_path: Path, monkeypatch)
 
     assert client.get("/review").status_code == 401  # no Airflow token: nothing shown
 
-    plugin.app.dependency_overrides[plugin.current_user] = lambda: "reviewer1"
+    from vaxreg.review.page import Reviewer
+
+    viewer = Reviewer("reviewer1", frozenset({"viewer"}))
+    plugin.app.dependency_overrides[plugin.current_user] = lambda: viewer
     page = client.get("/review")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
@@ -148,5 +151,15 @@ def test_review_page_lists_open_items_without_names(tmp_path: Path, monkeypatch)
         [(dag_id, task_id, detail)] = conn.exec_driver_sql(
             "SELECT dag_id, task_id, detail FROM audit_log WHERE table_name = 'review_items'"
         ).fetchall()
-    assert (dag_id, task_id, json.loads(detail)) == ("ui", "review list", {"by": "reviewer1", "rows": 1})
+    assert (dag_id, task_id) == ("ui", "review list")
+    assert json.loads(detail) == {"by": "reviewer1", "rows": 1, "feed": None, "reason": None, "page": 1}
+    assert "resolve" not in text.split("<tbody>")[1]  # no role: no resolve links
+    assert client.get("/review/1").status_code == 403
+    assert client.post("/review/1/resolve", data={"decision": "reject", "note": "x"}).status_code == 403
+    assert (
+        client.post(
+            "/review/1/resolve", data={"decision": "reject"}, headers={"Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
     db.engine(url).dispose()
