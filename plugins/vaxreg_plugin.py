@@ -14,6 +14,9 @@
   row and candidates, audited) and accept or reject it (``POST /vaxreg/review/ID/resolve``,
   CSRF token), through the same functions as ``vaxreg review accept|reject``, with the Airflow
   user as the resolver. The logic is :mod:`vaxreg.review.page`; this module is the HTTP glue.
+* **Data Docs**: ``/vaxreg/data-docs/`` serves the Great Expectations Data Docs site of the
+  validations (:mod:`vaxreg.quality.datadocs`; counts only) to signed-in users, framed under
+  **Browse**.
 
 Kept deliberately light: it is imported by every Airflow component at start-up, so the
 registry, SQLAlchemy and Airflow's security module are imported only when the page is served.
@@ -45,6 +48,14 @@ REVIEW_VIEW: dict[str, Any] = {
     "name": "Review queue (vaxreg)",
     "href": URL_PREFIX.lstrip("/") + "/review",  # relative to the api-server's base URL
     "url_route": "vaxreg-review",
+    "destination": "nav",
+    "category": "browse",
+}
+
+DATA_DOCS_VIEW: dict[str, Any] = {
+    "name": "Data Docs (vaxreg validations)",
+    "href": URL_PREFIX.lstrip("/") + "/data-docs/",
+    "url_route": "vaxreg-data-docs",
     "destination": "nav",
     "category": "browse",
 }
@@ -148,9 +159,27 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
+# --- Data Docs (16.4): the validations' Great Expectations site, to signed-in users -----------------
+
+
+@app.get("/data-docs/{path:path}", response_model=None)
+def data_docs(path: str, user: CurrentUser) -> Response:
+    """A page of the Data Docs site (``vaxreg.config.data_docs_dir()``); counts only, no personal
+    data. Same protection as the review list: a signed-in Airflow user."""
+    from vaxreg import config
+
+    root = config.data_docs_dir().resolve()
+    target = (root / (path or "index.html")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(root) or target.suffix != ".html" or not target.is_file():
+        return HTMLResponse("<p>no such Data Docs page</p>", status_code=404)
+    return HTMLResponse(target.read_text(encoding="utf-8"), headers=_NO_STORE)
+
+
 class VaxregPlugin(AirflowPlugin):
     """Navigation links: the runbook (``docs/runbook.md``) and the review queue page."""
 
     name = "vaxreg"
-    external_views = [RUNBOOK_VIEW, REVIEW_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
+    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, DATA_DOCS_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
     fastapi_apps = [{"name": "vaxreg review queue", "app": app, "url_prefix": URL_PREFIX}]  # noqa: RUF012

@@ -100,6 +100,11 @@ def test_review_page_resolves_in_a_browser(api_server: str, registry: str, feed_
         assert page.locator("a.resolve").count() == 0 and page.locator("form[method='post']").count() == 0
         page.screenshot(path=str(SHOTS / "review-list-viewer.png"), full_page=True)
         assert page.goto(f"{api_server}/vaxreg/review/{ids[2]}").status == 403
+        # The Data Docs of the seeded files' validations, to any signed-in user, nothing from outside.
+        page.goto(f"{api_server}/vaxreg/data-docs/")
+        page.click("a[href^='clinic/']")
+        assert "clinic_records" in page.content()
+        page.screenshot(path=str(SHOTS / "data-docs-clinic.png"), full_page=True)
         forged = page.request.post(
             f"{api_server}/vaxreg/review/{ids[2]}/resolve",
             form={"decision": "reject", "note": "forged", "csrf": "1.x"},

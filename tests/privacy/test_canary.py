@@ -166,6 +166,8 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
             if f.name not in ("staged.parquet", "validated.parquet", "rejected.parquet"):
                 assert hits(text) == [], f
     assert checked >= 12  # staged, validated, rejected Parquet and validation.json of two files, certificates
+    data_docs = list((staging / "data-docs").rglob("*.html"))  # searched above like every staging file
+    assert len(data_docs) >= 3, "the Data Docs site: its index and a page per validated file"
     assert list(landing.rglob("JUKI_DIFF_20260401.csv"))  # the raw inbound copy (under retention)
 
     # 5. A purge two centuries on: staging and landing go, the living canary stays; its certificate and

@@ -191,7 +191,12 @@ def state(db_url: str) -> dict[str, object]:
         }
         if "doses" in all_metadata().tables:
             out["doses"] = sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM doses"))
-    out["files"] = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    # The Data Docs site holds no personal data and is not under retention (decisions.md §44).
+    out["files"] = sorted(
+        str(p.relative_to(staging))
+        for p in staging.rglob("*")
+        if p.is_file() and "data-docs" not in p.relative_to(staging).parts
+    )
     return out
 
 
