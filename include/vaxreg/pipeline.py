@@ -431,6 +431,11 @@ def today() -> dt.date:
     return dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
+def file_summaries(works: Works) -> list[dict[str, Any]]:
+    """One summary per file as they stand (no checks): what the report logs for a refusal too."""
+    return [w.summary() for w in _load(works)]
+
+
 def report(works: Works) -> list[dict[str, Any]]:
     """One summary per file; raises :class:`FeedRefused` when a file was refused."""
     items = _load(works)
