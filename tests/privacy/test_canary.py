@@ -103,7 +103,10 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
     states = {}
     for dag_id in sorted(dagbag.dag_ids):
         for day in ("2026-04-03", "2026-05-01") if dag_id == "retention_purge" else ("2026-04-03",):
-            run = dagbag.get_dag(dag_id).test(logical_date=pendulum.parse(day, tz="Asia/Tokyo"))
+            conf = {"dry_run": False} if dag_id == "retention_purge" else None  # by hand: dry by default
+            run = dagbag.get_dag(dag_id).test(
+                logical_date=pendulum.parse(day, tz="Asia/Tokyo"), run_conf=conf
+            )
             states[(dag_id, day)] = run.state
     assert states[("resident_diff", "2026-04-03")] == "failed"
     assert {k: v for k, v in states.items() if k[0] != "resident_diff"} == {
@@ -172,7 +175,9 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
 
     # 5. A purge two centuries on: staging and landing go, the living canary stays; its certificate and
     #    log are clean too.
-    run = dagbag.get_dag("retention_purge").test(logical_date=pendulum.parse("2227-01-01", tz="Asia/Tokyo"))
+    run = dagbag.get_dag("retention_purge").test(
+        logical_date=pendulum.parse("2227-01-01", tz="Asia/Tokyo"), run_conf={"dry_run": False}
+    )
     assert run.state == "success"
     after = capfd.readouterr()
     assert hits(after.out + after.err) == []

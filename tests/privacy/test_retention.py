@@ -200,6 +200,17 @@ def state(db_url: str) -> dict[str, object]:
     return out
 
 
+def test_manual_runs_default_to_dry_run_scheduled_runs_purge() -> None:
+    assert retention.run_is_dry(True, "manual") and retention.run_is_dry("true", "asset_triggered")
+    assert not retention.run_is_dry(False, "manual")
+    assert not retention.run_is_dry(True, "scheduled")
+
+    class RunType:  # Airflow's DagRunType is a str enum
+        value = "scheduled"
+
+    assert not retention.run_is_dry(True, RunType())
+
+
 def figures(r: retention.RunResult) -> list[tuple]:
     return [(p.policy, p.cutoff, p.deleted, p.counts, p.digest, p.note) for p in r.policies]
 
@@ -375,7 +386,7 @@ def test_retention_purge_dag_schedule_param_and_dry_run(  # type: ignore[no-unty
 
     dag = dagbag.get_dag("retention_purge")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 4 1 * *", "Asia/Tokyo")
-    assert dag.params["dry_run"] is False
+    assert dag.params["dry_run"] is True  # triggered by hand: a dry run unless unticked
     assert [t.task_id for t in dag.topological_sort()] == ["purge", "certificate"]
 
     setup_registry(feed_root, db_url, monkeypatch)
