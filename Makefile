@@ -32,10 +32,12 @@ BENCH_CLINIC_ROWS ?= 200000
 BENCH_MATCH_PERSONS ?= 1000000
 BENCH_MATCH_RECORDS ?= 100000
 BENCH_MATCH_SEED ?= 20261127
+BENCH_REFRESH_PERSONS ?= 1000000
+BENCH_REFRESH_DOSES ?= 20
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: help install airflow-db browser demo test airflow bench lint clean
-.PHONY: bench-match
+.PHONY: bench-match bench-refresh
 
 help:
 	@echo "make demo     set up, generate a municipality, run every DAG with 'airflow dags test', print a summary"
@@ -44,6 +46,8 @@ help:
 	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
 	@echo "              beside pandas.to_sql), VRS import (BENCH_PERSONS persons) and clinic records"
 	@echo "              (BENCH_CLINIC_ROWS rows against BENCH_CLINIC_PERSONS persons)"
+	@echo "make bench-refresh  due-doses refresh and forms/reminders publications on BENCH_REFRESH_PERSONS=$(BENCH_REFRESH_PERSONS)"
+	@echo "              persons with about $(BENCH_REFRESH_DOSES) doses each, beside a plain SQL GROUP BY (PostgreSQL)"
 	@echo "make bench-match  identity matcher beside Splink 5 (DuckDB) on generated other-ward records:"
 	@echo "              precision, recall, F1, review rate, records/s, peak RSS (BENCH_MATCH_RECORDS=$(BENCH_MATCH_RECORDS)"
 	@echo "              records against BENCH_MATCH_PERSONS=$(BENCH_MATCH_PERSONS) persons; installs the [bench] extra)"
@@ -104,6 +108,10 @@ lint: install
 $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	touch $@
+
+bench-refresh: install
+	$(BIN)/python -m vaxreg_devtools.bench_refresh --persons $(BENCH_REFRESH_PERSONS) \
+		--doses-per-person $(BENCH_REFRESH_DOSES)
 
 bench-match: $(BENCH_STAMP)
 	$(BIN)/python -m vaxreg_devtools.bench_match --persons $(BENCH_MATCH_PERSONS) --records $(BENCH_MATCH_RECORDS) \

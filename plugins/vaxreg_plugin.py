@@ -17,6 +17,10 @@
 * **Data Docs**: ``/vaxreg/data-docs/`` serves the Great Expectations Data Docs site of the
   validations (:mod:`vaxreg.quality.datadocs`; counts only) to signed-in users, framed under
   **Browse**.
+* **Registry overview**: ``/vaxreg/overview`` in the same app, same protection, under **Browse**:
+  counts only, read-only (persons by status, doses by source and month, coverage, review queue by
+  age, quarantine rate per file); figures from ``vaxreg.outputs.overview``, page from
+  ``vaxreg.outputs.overview_page`` (small cells under 10 shown as ``<10``).
 
 Kept deliberately light: it is imported by every Airflow component at start-up, so the
 registry, SQLAlchemy and Airflow's security module are imported only when the page is served.
@@ -56,6 +60,14 @@ DATA_DOCS_VIEW: dict[str, Any] = {
     "name": "Data Docs (vaxreg validations)",
     "href": URL_PREFIX.lstrip("/") + "/data-docs/",
     "url_route": "vaxreg-data-docs",
+    "destination": "nav",
+    "category": "browse",
+}
+
+OVERVIEW_VIEW: dict[str, Any] = {
+    "name": "Registry overview (vaxreg)",
+    "href": URL_PREFIX.lstrip("/") + "/overview",
+    "url_route": "vaxreg-overview",
     "destination": "nav",
     "category": "browse",
 }
@@ -177,9 +189,25 @@ def data_docs(path: str, user: CurrentUser) -> Response:
     return HTMLResponse(target.read_text(encoding="utf-8"), headers=_NO_STORE)
 
 
+@app.get("/overview", response_class=HTMLResponse)
+def overview_page(user: CurrentUser) -> HTMLResponse:
+    """The registry overview: counts only, read-only (vaxreg.outputs.overview)."""
+    return HTMLResponse(render_overview())
+
+
+def render_overview(db_url: str | None = None) -> str:
+    from vaxreg.outputs import overview, overview_page
+    from vaxreg.registry import db
+
+    with db.transaction(db_url) as conn:
+        figures = overview.overview(conn)
+    return overview_page.render(figures)
+
+
 class VaxregPlugin(AirflowPlugin):
-    """Navigation links: the runbook (``docs/runbook.md``) and the review queue page."""
+    """Navigation links: the runbook (``docs/runbook.md``), the review queue, the registry overview
+    and the Data Docs."""
 
     name = "vaxreg"
-    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, DATA_DOCS_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
+    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, OVERVIEW_VIEW, DATA_DOCS_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
     fastapi_apps = [{"name": "vaxreg review queue", "app": app, "url_prefix": URL_PREFIX}]  # noqa: RUF012

@@ -191,7 +191,7 @@ def state(db_url: str) -> dict[str, object]:
         }
         if "doses" in all_metadata().tables:
             out["doses"] = sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM doses"))
-    # The Data Docs site holds no personal data and is not under retention (decisions.md §44).
+    # The Data Docs site holds no personal data and is not under retention (decisions.md §48).
     out["files"] = sorted(
         str(p.relative_to(staging))
         for p in staging.rglob("*")
@@ -239,6 +239,9 @@ def test_purge_deletes_exactly_the_expired_set(
         "quarantine_items": "2024-05-01",
         "review_items": "2024-05-01",
         "outbound_files": "2019-05-01",
+        "forms_issued": "2021-05-01",
+        "form_reissues": "2021-05-01",
+        "reminders_sent": "2021-05-01",
         "audit_log": "2019-05-01",
         "deceased_persons": "2006-05-01",
         "removed_persons": "2006-05-01",

@@ -16,7 +16,13 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-COMMANDS = ("vaxreg.cli.feeds", "vaxreg.cli.registry", "vaxreg.cli.review")
+COMMANDS = (
+    "vaxreg.cli.feeds",
+    "vaxreg.cli.registry",
+    "vaxreg.cli.review",
+    "vaxreg.cli.outputs",
+    "vaxreg.cli.publish",
+)
 
 
 def actor_run_id(date: str | None) -> str:
@@ -50,12 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Failures an operator can act on: one line on stderr, exit 1."""
+    from vaxreg.outputs.due import DueCheckFailed
+    from vaxreg.outputs.forms import FormsError
+    from vaxreg.outputs.outbound import OutboundError
     from vaxreg.pipeline import FeedRefused
     from vaxreg.registry.vault import VaultError
     from vaxreg.review.queue import ReviewError
     from vaxreg.transport import TransportError
 
-    return (FeedRefused, TransportError, VaultError, ReviewError)
+    return (FeedRefused, TransportError, VaultError, ReviewError, DueCheckFailed, FormsError, OutboundError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 PUBLISHERS = {
     "fees": "fees",
     "vrs_flags": "vrs_flags",
+    "forms": "forms",
+    "reminders": "reminders",
+    "stats": "stats",
 }
+# outputs drawn from the due doses: ``vaxreg publish`` refreshes them first, as their DAGs do
+REFRESH_FIRST = frozenset({"forms", "reminders"})
 
 
 class Publisher(Protocol):

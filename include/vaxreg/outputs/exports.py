@@ -27,8 +27,15 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
         "SELECT id, feed, file_name, row_no, candidates FROM review_items WHERE status = 'open' "
         "ORDER BY feed, file_name, row_no",
     ),
+    "due": (
+        ("atena_no", "vaccine_code", "phase", "dose_no", "state", "window_start", "window_end"),
+        "SELECT atena_no, vaccine_code, phase, dose_no, state, CAST(window_start AS TEXT), "
+        "CAST(window_end AS TEXT) FROM due_doses ORDER BY atena_no, vaccine_code, phase, dose_no, cycle",
+    ),
 }
-PERSONAL = frozenset({"persons", "doses", "review"})  # exports of personal data are audited (privacy.md P4)
+PERSONAL = frozenset(
+    {"persons", "doses", "review", "due"}
+)  # exports of personal data are audited (privacy.md P4)
 
 
 def stream(conn: Connection, query: str, chunk: int = 50_000) -> Iterator[list[tuple[object, ...]]]:
@@ -61,6 +68,21 @@ def summary(conn: Connection) -> dict[str, object]:
         "vrs_welfare": _vrs_welfare_summary(conn),
         "audit_records": int(conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log").scalar_one()),
         "outbound": _outbound_summary(conn),
+        "due": _due_summary(conn),
+    }
+
+
+def _due_summary(conn: Connection) -> dict[str, object]:
+    """The last refresh's counts by state, and the forms and reminders files published (rows)."""
+    from vaxreg.outputs.due import last_refresh
+
+    files = conn.exec_driver_sql(
+        "SELECT kind, file_name, rows FROM outbound_files WHERE kind IN ('forms', 'reminders') "
+        "AND state = 'published' ORDER BY id"
+    ).fetchall()
+    return {
+        "refresh": last_refresh(conn),
+        "files": [{"kind": k, "file": f, "rows": int(n)} for k, f, n in files],
     }
 
 
@@ -179,6 +201,12 @@ def format_summary(s: dict[str, object]) -> str:
             f"closed {w['seiho_closed']:,}; 手帳 periods open {w['techo_open']:,} "
             f"(grade-1 身体 H/K/R/I holders {w['b_class_60_64_holders']:,})"
         )
+    d = s.get("due")
+    if isinstance(d, dict) and d.get("refresh"):
+        r = d["refresh"]
+        lines.append(f"Due doses (as of {r['as_of']}): {r['rows']:,} rows")
+        lines.append("  " + ", ".join(f"{k} {v:,}" for k, v in r["counts"].items()))
+        lines += [f"  published {f['file']}: {f['rows']:,} rows" for f in d["files"]]
     o = s.get("outbound")
     if isinstance(o, dict):
         lines.append(f"Outbound files published {o['published']:,}; left prepared {len(o['prepared']):,}")

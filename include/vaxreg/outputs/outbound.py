@@ -79,6 +79,8 @@ class OutboundLayout:
     target: str  # folder under inbox/
     name_pattern: str  # str.format pattern, e.g. "VRS_FLAGS_{date}.csv"
     columns: tuple[str, ...]
+    bom: bool = False  # UTF-8 with a byte order mark (forms, reminders: outputs.md §2, §3)
+    line_end: str = "\n"  # "\r\n" for CRLF files
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,15 @@ def register(kind: str, layout: OutboundLayout) -> None:
     LAYOUTS[kind] = layout
 
 
-def to_csv_bytes(table: pa.Table) -> bytes:
-    """UTF-8 CSV with a header, LF line ends, quotes only around values that need them."""
+def to_csv_bytes(table: pa.Table, *, bom: bool = False, line_end: str = "\n") -> bytes:
+    """UTF-8 CSV with a header (and a BOM when asked), LF or CRLF line ends, quotes only around
+    values that need them."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(buf, lineterminator=line_end, quoting=csv.QUOTE_MINIMAL)
     writer.writerow(table.column_names)
     columns = [c.to_pylist() for c in table.columns]
     writer.writerows(zip(*columns, strict=True))
-    return buf.getvalue().encode("utf-8")
+    return (b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8")
 
 
 def render(kind: str, table: pa.Table, **name_parts: str) -> tuple[str, bytes]:
@@ -143,7 +146,8 @@ def render(kind: str, table: pa.Table, **name_parts: str) -> tuple[str, bytes]:
         raise OutboundError(
             f"{kind}: columns {list(table.column_names)} are not exactly the specified {list(layout.columns)}"
         )
-    return layout.name_pattern.format(**name_parts), to_csv_bytes(table)
+    data = to_csv_bytes(table, bom=layout.bom, line_end=layout.line_end)
+    return layout.name_pattern.format(**name_parts), data
 
 
 def publish(source: Source, kind: str, table: pa.Table, **name_parts: str) -> tuple[str, str]:

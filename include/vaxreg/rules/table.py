@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,22 @@ FAR_FUTURE = dt.date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
+class DueSettings:
+    """The ``[due]`` section: what the due doses and their outputs need beyond the windows."""
+
+    closing_days: int = 90  # overdue (CLOSING) when the window closes in fewer days than this
+    reminder_repeat_days: int = 180  # no second reminder for the same dose within this many days
+    move_in_days: int = 60  # a move-in this recent waits for its history inquiry's answer
+
+
+@dataclass(frozen=True)
 class Rules:
     rules: pd.DataFrame  # one row per [[rule]]
     intervals: pd.DataFrame  # rule_id, dose_no, ref, ref_phase, days, months, judgement_days
     live_injectable: frozenset[str]
     live_days: int
     vaccines: dict[str, dict[str, Any]]
+    due: DueSettings = field(default_factory=lambda: DueSettings())
 
     def known_phases(self) -> set[tuple[str, str]]:
         return set(zip(self.rules["vaccine"], self.rules["phase"], strict=True))
@@ -71,6 +81,10 @@ def load_rules(path: Path | None = None) -> Rules:
                 "per_lifetime": r.get("per_lifetime"),
                 "dose1_before": r.get("dose1_age_before_months"),
                 "dose1_from": r.get("dose1_age_from_months"),
+                "standard_before_months": r.get("standard", {}).get("before_months"),
+                "standard_school_to": r.get("standard", {}).get("school_to"),
+                "form_at": r.get("form", {}).get("at", "lead"),
+                "form_lead_days": int(r.get("form", {}).get("lead_days", 30)),
             }
         )
         for iv in r.get("interval", []):
@@ -89,7 +103,14 @@ def load_rules(path: Path | None = None) -> Rules:
     rules = pd.DataFrame(rows)
     for col in ("from_days", "to_days", "from_months", "before_months", "school_from", "school_to"):
         rules[col] = rules[col].astype("float64")
-    for col in ("per_fiscal_year", "per_lifetime", "dose1_before", "dose1_from"):
+    for col in (
+        "per_fiscal_year",
+        "per_lifetime",
+        "dose1_before",
+        "dose1_from",
+        "standard_before_months",
+        "standard_school_to",
+    ):
         rules[col] = rules[col].astype("float64")
     # Overlap check per vaccine, phase and variant.
     variant = rules["dose1_before"].fillna(-1).astype(str) + "/" + rules["dose1_from"].fillna(-1).astype(str)
@@ -104,7 +125,8 @@ def load_rules(path: Path | None = None) -> Rules:
     )
     vaccines = raw["vaccines"]
     live = frozenset(k for k, v in vaccines.items() if v.get("live_injectable"))
-    return Rules(rules, iv_frame, live, int(raw["cross"]["live_injectable_days"]), vaccines)
+    due = DueSettings(**raw.get("due", {}))
+    return Rules(rules, iv_frame, live, int(raw["cross"]["live_injectable_days"]), vaccines, due)
 
 
 @cache
