@@ -35,6 +35,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="clinic_records",
+    description="Monthly medical-association vaccination records (医師会): validate, match, load",
     schedule="0 3 5 * *",
     start_date=START,
     catchup=False,

@@ -29,6 +29,7 @@ from vaxreg.dagtasks.stats import stats_tasks
 
 @dag(
     dag_id="prefecture_stats",
+    description="Yearly statistics for the prefecture (STATS_FY): GX-checked, published once",
     schedule="0 6 10 4 *",
     start_date=START,
     catchup=False,

@@ -27,6 +27,7 @@ from vaxreg.dagtasks.due import publish_task, refresh_task
 
 @dag(
     dag_id="publish_forms",
+    description="Monthly pre-examination forms (予診票) for the due doses: refresh, then publish once",
     schedule=CronTriggerTimetable("0 6 1 * *", timezone=TIMEZONE),
     start_date=START,
     catchup=False,

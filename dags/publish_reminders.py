@@ -27,6 +27,7 @@ from vaxreg.dagtasks.due import publish_task, refresh_task
 
 @dag(
     dag_id="publish_reminders",
+    description="Monthly reminders to the unvaccinated (未接種者勧奨): refresh, then publish once",
     schedule=CronTriggerTimetable("0 6 15 * *", timezone=TIMEZONE),
     start_date=START,
     catchup=False,

@@ -28,6 +28,7 @@ from vaxreg.dagtasks.due import refresh_task
 
 @dag(
     dag_id="registry_refresh",
+    description="Due doses per resident (接種対象者), recomputed when persons, doses or welfare change",
     schedule=(PERSONS | DOSES | WELFARE),
     start_date=START,
     catchup=False,

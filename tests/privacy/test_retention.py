@@ -192,8 +192,24 @@ def state(db_url: str) -> dict[str, object]:
         }
         if "doses" in all_metadata().tables:
             out["doses"] = sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM doses"))
-    out["files"] = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    # The Data Docs site holds no personal data and is not under retention (decisions.md §56).
+    out["files"] = sorted(
+        str(p.relative_to(staging))
+        for p in staging.rglob("*")
+        if p.is_file() and "data-docs" not in p.relative_to(staging).parts
+    )
     return out
+
+
+def test_manual_runs_default_to_dry_run_scheduled_runs_purge() -> None:
+    assert retention.run_is_dry(True, "manual") and retention.run_is_dry("true", "asset_triggered")
+    assert not retention.run_is_dry(False, "manual")
+    assert not retention.run_is_dry(True, "scheduled")
+
+    class RunType:  # Airflow's DagRunType is a str enum
+        value = "scheduled"
+
+    assert not retention.run_is_dry(True, RunType())
 
 
 def figures(r: retention.RunResult) -> list[tuple]:
@@ -375,7 +391,7 @@ def test_retention_purge_dag_schedule_param_and_dry_run(  # type: ignore[no-unty
 
     dag = dagbag.get_dag("retention_purge")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 4 1 * *", "Asia/Tokyo")
-    assert dag.params["dry_run"] is False
+    assert dag.params["dry_run"] is True  # triggered by hand: a dry run unless unticked
     assert [t.task_id for t in dag.topological_sort()] == ["purge", "certificate"]
 
     setup_registry(feed_root, db_url, monkeypatch)
