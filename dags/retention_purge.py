@@ -27,13 +27,14 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.retention import purge_tasks
 
 
 @dag(
     dag_id="retention_purge",
     description="Monthly retention purge with a deletion certificate; by hand: a dry run unless unticked",
+    dagrun_timeout=dagrun_timeout("retention_purge"),
     schedule="0 4 1 * *",
     start_date=START,
     catchup=False,

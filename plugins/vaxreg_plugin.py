@@ -1,10 +1,9 @@
 """Airflow UI plugin ``vaxreg``: a link to the on-call runbook, and the open review items.
 
-* **Runbook**: an Airflow 3 *external view* without ``url_route``, so the UI opens it
-  in a new tab (the git host usually forbids being framed). ``category: docs`` puts it
-  in the **Docs** menu beside Airflow's own documentation. The address is
-  ``vaxreg.dagtasks.notify.RUNBOOK_URL`` (env ``VAXREG_RUNBOOK_URL``), the same one the failure
-  mails link to, so the UI and the mails never point to different runbooks.
+* **Runbook**: ``/vaxreg/runbook`` serves ``docs/runbook.md`` as HTML with heading anchors; an
+  Airflow 3 *external view* (``category: docs``, the **Docs** menu) links to it, or to
+  ``VAXREG_RUNBOOK_URL`` when set: the same address the failure mails use
+  (``vaxreg.dagtasks.notify.runbook_url``), so the UI and the mails never disagree.
 * **Review queue**: a FastAPI app mounted by the api-server at ``/vaxreg``; its page
   ``/vaxreg/review`` lists the open review items (id, feed, file, row, reason codes,
   candidate atena_no: no names, privacy.md P3), paged, filtered by feed and reason, and is
@@ -38,13 +37,14 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vaxreg.dagtasks.notify import RUNBOOK_URL
+from vaxreg.dagtasks.notify import RUNBOOK_PATH
 
 URL_PREFIX = "/vaxreg"
 
 RUNBOOK_VIEW: dict[str, Any] = {
     "name": "Runbook (vaxreg on-call)",
-    "href": RUNBOOK_URL,
+    # VAXREG_RUNBOOK_URL when set, else the page below, relative to the api-server's base URL.
+    "href": os.environ.get("VAXREG_RUNBOOK_URL") or RUNBOOK_PATH.lstrip("/"),
     "destination": "nav",
     "category": "docs",
 }
@@ -73,6 +73,15 @@ OVERVIEW_VIEW: dict[str, Any] = {
 }
 
 app = FastAPI(title="vaxreg", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.get("/runbook", response_class=HTMLResponse)
+def runbook_page() -> HTMLResponse:
+    """docs/runbook.md as HTML with heading anchors (no personal data, no secret: open to the
+    network that reaches the UI, so a link in a mail opens before signing in)."""
+    from vaxreg.dagtasks import runbook
+
+    return HTMLResponse(runbook.render(runbook.runbook_file().read_text(encoding="utf-8")))
 
 
 async def current_user(request: Request) -> Any:

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaxreg.dagtasks.notify import RUNBOOK_URL
-
 from helpers.paths import REPO
+
+# The menu's runbook: VAXREG_RUNBOOK_URL when set, else the page the plugin serves (relative to the UI).
+RUNBOOK_HREF = os.environ.get("VAXREG_RUNBOOK_URL") or "vaxreg/runbook"
 
 
 def _vaxreg_info() -> dict[str, Any]:
@@ -37,7 +38,7 @@ def test_plugin_links_the_runbook_in_the_navigation() -> None:
     views = _vaxreg_info()["external_views"]
     assert len(views) == 4  # runbook, review queue, registry overview, Data Docs
     view = ExternalViewResponse(**views[0])  # what the UI's plugins endpoint serves
-    assert view.href == RUNBOOK_URL
+    assert view.href == RUNBOOK_HREF
     assert view.destination == "nav"
     assert view.url_route is None  # opened in a new tab, not framed
     assert (view.category or "").lower() == "docs"
@@ -56,7 +57,18 @@ def test_airflow_cli_lists_the_plugin(airflow_home: Path) -> None:
     ).stdout
     plugins = json.loads(out.strip().splitlines()[-1])
     vaxreg = [p for p in plugins if p["name"] == "vaxreg"]
-    assert vaxreg and vaxreg[0]["external_views"][0]["href"] == RUNBOOK_URL
+    assert vaxreg and vaxreg[0]["external_views"][0]["href"] == RUNBOOK_HREF
+
+
+def test_plugin_serves_the_runbook_with_an_anchor_per_dag() -> None:
+    """The mails link to <base>/vaxreg/runbook#<dag_id>: the page exists and has each anchor."""
+    from fastapi.testclient import TestClient
+
+    page = TestClient(_plugin_module().app).get("/runbook")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for dag_file in sorted((REPO / "dags").glob("*.py")):
+        assert f'id="{dag_file.stem}"' in page.text, dag_file.stem
+    assert 'id="high-quarantine-rate"' in page.text  # the data-quality mail's anchor
 
 
 def test_runbook_has_a_section_per_dag() -> None:

@@ -100,3 +100,16 @@ def test_make_airflow_runs_on_tokyo_time() -> None:
     ).stdout
     for target in ("airflow", "demo"):
         assert f"{target}: AIRFLOW__CORE__DEFAULT_TIMEZONE = Asia/Tokyo" in out
+
+
+def test_every_dag_and_task_has_a_timeout(dagbag: Any) -> None:
+    """Issue 16.3: a hung run or task ends (and mails) instead of blocking the next one."""
+    import datetime as dt
+
+    assert len(dagbag.dags) >= 6 and not dagbag.import_errors
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.dagrun_timeout is not None, f"{dag_id}: no dagrun_timeout"
+        assert dt.timedelta(0) < dag.dagrun_timeout <= dt.timedelta(hours=24), dag_id
+        for task in dag.tasks:
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id}: no execution_timeout"
+            assert task.execution_timeout <= dag.dagrun_timeout, f"{dag_id}.{task.task_id}"

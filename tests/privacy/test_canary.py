@@ -22,6 +22,7 @@ from vaxreg import cli
 from vaxreg.identity.validators import my_number_check_digit
 from vaxreg.registry import db, vault
 
+from helpers.db import owner_url, vault_url
 from helpers.paths import REPO
 from helpers.resident import deliver, person, resident_csv
 from helpers.smtp import Inbox
@@ -114,6 +115,7 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
 
     canary_files(feed_root)
     monkeypatch.setenv("VAXREG_DATABASE_URL", db_url)
+    monkeypatch.setenv("VAXREG_MAINTENANCE_DATABASE_URL", owner_url(db_url))  # retention_purge
     monkeypatch.setenv("VAXREG_SOURCE_URL", sftp_server.url(feed_root))
     for feed in ("clinic", "otherward", "welfare", "vrs"):
         (feed_root / "outbox" / feed).mkdir(parents=True, exist_ok=True)
@@ -144,7 +146,7 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
     task_output = logs.out + logs.err
 
     # The canary did go in: applied, quarantined, cut out, and its number is in the vault.
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:  # the vault login: it may read the vault too
         assert vault.read_all(conn)["0000000777"] == CANARY_NUMBER
         assert conn.exec_driver_sql("SELECT status FROM persons WHERE atena_no = '0000000777'").scalar() == (
             "resident"
