@@ -195,13 +195,17 @@ def checkpoint_frame(conn: Connection, as_of: dt.date, rules: Rules) -> pd.DataF
     """What the checkpoint validates: rows by (state, person status, a valid dose of the slot
     exists), and one ``children`` row: resident children lacking a routine series."""
     rows = conn.exec_driver_sql(
-        "SELECT d.state, COALESCE(p.status, 'unknown'), "
-        "CASE WHEN v.atena_no IS NULL THEN 0 ELSE 1 END, COUNT(*) "
-        "FROM due_doses d LEFT JOIN persons p ON p.atena_no = d.atena_no "
-        "LEFT JOIN (SELECT DISTINCT atena_no, vaccine_code, phase, dose_no FROM doses "
-        "WHERE off_schedule IS NULL OR off_schedule = '') v ON v.atena_no = d.atena_no "
-        "AND v.vaccine_code = d.vaccine_code AND v.phase = d.phase AND v.dose_no = d.dose_no "
-        "GROUP BY d.state, COALESCE(p.status, 'unknown'), CASE WHEN v.atena_no IS NULL THEN 0 ELSE 1 END"
+        "SELECT d.state, COALESCE(p.status, 'unknown'), COUNT(*) FROM due_doses d "
+        "LEFT JOIN persons p ON p.atena_no = d.atena_no GROUP BY d.state, COALESCE(p.status, 'unknown')"
+    ).fetchall()
+    # done rows without a valid dose of their slot (index lookups on the doses key, done rows only)
+    done_without = conn.exec_driver_sql(
+        "SELECT COALESCE(p.status, 'unknown'), COUNT(*) FROM due_doses d "
+        "LEFT JOIN persons p ON p.atena_no = d.atena_no WHERE d.state = 'done' AND NOT EXISTS "
+        "(SELECT 1 FROM doses v WHERE v.atena_no = d.atena_no AND v.vaccine_code = d.vaccine_code "
+        "AND v.phase = d.phase AND v.dose_no = d.dose_no "
+        "AND (v.off_schedule IS NULL OR v.off_schedule = '')) "
+        "GROUP BY COALESCE(p.status, 'unknown')"
     ).fetchall()
     series = due_rules.rules_in_force(rules, as_of)
     a_class = series[series["vaccine"].map(lambda v: rules.vaccines[v]["class"] == "A")]
@@ -215,7 +219,9 @@ def checkpoint_frame(conn: Connection, as_of: dt.date, rules: Rules) -> pd.DataF
         (_years_before(as_of, 20), as_of.isoformat(), expected),
     ).scalar_one()
     frame = pd.DataFrame(
-        [("state", s, st, int(h), int(n)) for s, st, h, n in rows] + [("children", "", "", 0, int(missing))],
+        [("state", s, st, 1, int(n)) for s, st, n in rows]
+        + [("state", "done", st, 0, int(n)) for st, n in done_without]
+        + [("children", "", "", 0, int(missing))],
         columns=["check", "state", "person_status", "has_valid_dose", "rows"],
     )
     return frame
