@@ -11,6 +11,10 @@
   (external view with ``url_route``). Only a signed-in Airflow user sees it (Airflow's
   own token check); each view is audited (P4). Items are resolved with
   ``vaxreg review accept|reject`` (cli.md).
+* **Registry overview**: ``/vaxreg/overview`` in the same app, same protection, under **Browse**:
+  counts only, read-only (persons by status, doses by source and month, coverage, review queue by
+  age, quarantine rate per file); figures from ``vaxreg.outputs.overview``, page from
+  ``vaxreg.outputs.overview_page`` (small cells under 10 shown as ``<10``).
 
 Kept deliberately light: it is imported by every Airflow component at start-up, so the
 registry, SQLAlchemy and Airflow's security module are imported only when the page is served.
@@ -39,6 +43,14 @@ REVIEW_VIEW: dict[str, Any] = {
     "name": "Review queue (vaxreg)",
     "href": URL_PREFIX.lstrip("/") + "/review",  # relative to the api-server's base URL
     "url_route": "vaxreg-review",
+    "destination": "nav",
+    "category": "browse",
+}
+
+OVERVIEW_VIEW: dict[str, Any] = {
+    "name": "Registry overview (vaxreg)",
+    "href": URL_PREFIX.lstrip("/") + "/overview",
+    "url_route": "vaxreg-overview",
     "destination": "nav",
     "category": "browse",
 }
@@ -101,9 +113,24 @@ def render_review(user: str, feed: str | None = None, db_url: str | None = None)
     )
 
 
+@app.get("/overview", response_class=HTMLResponse)
+def overview_page(user: str = Depends(current_user)) -> HTMLResponse:
+    """The registry overview: counts only, read-only (vaxreg.outputs.overview)."""
+    return HTMLResponse(render_overview())
+
+
+def render_overview(db_url: str | None = None) -> str:
+    from vaxreg.outputs import overview, overview_page
+    from vaxreg.registry import db
+
+    with db.transaction(db_url) as conn:
+        figures = overview.overview(conn)
+    return overview_page.render(figures)
+
+
 class VaxregPlugin(AirflowPlugin):
-    """Navigation links: the runbook (``docs/runbook.md``) and the review queue page."""
+    """Navigation links: the runbook (``docs/runbook.md``), the review queue and the registry overview."""
 
     name = "vaxreg"
-    external_views = [RUNBOOK_VIEW, REVIEW_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
+    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, OVERVIEW_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
     fastapi_apps = [{"name": "vaxreg review queue", "app": app, "url_prefix": URL_PREFIX}]  # noqa: RUF012

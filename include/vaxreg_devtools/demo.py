@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from vaxreg import config
 from vaxreg.outputs import exports
@@ -19,7 +20,12 @@ def dag_ids() -> list[str]:
     clinic fees their self-pay class). Each DAG file is named after
     its DAG (checked by the DAG integrity test)."""
     first = ("resident_diff", "welfare_lists")  # welfare before the clinic fees that use it
-    last = ("registry_refresh", "publish_forms", "publish_reminders")  # drawn from every feed's data
+    last = (
+        "registry_refresh",
+        "publish_forms",
+        "publish_reminders",
+        "prefecture_stats",
+    )  # drawn from every feed's data
     ids = sorted(p.stem for p in (config.REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
 
     def order(d: str) -> tuple[int, int, str]:
@@ -28,6 +34,16 @@ def dag_ids() -> list[str]:
         return (2, last.index(d), d) if d in last else (1, 0, d)
 
     return sorted(ids, key=order)
+
+
+def print_stats_files(source_url: str) -> None:
+    """Where ``prefecture_stats`` wrote STATS_FY.csv and .html (a file:// source)."""
+    if not source_url.startswith("file://"):
+        return
+    folder = Path(source_url.removeprefix("file://")) / "inbox" / "stats"
+    for f in sorted(folder.glob("STATS_*")) if folder.is_dir() else []:
+        if not f.name.endswith(".done"):
+            print(f"  statistics for the prefecture: {f}")
 
 
 def main() -> int:
@@ -50,6 +66,7 @@ def main() -> int:
         print(f"  airflow dags test {dag_id} {args.date}: {state} in {time.monotonic() - started:.1f} s")
         if rc:
             failed.append(dag_id)
+    print_stats_files(os.environ.get("VAXREG_SOURCE_URL", config.source_url()))
     with db.transaction() as conn:
         print(exports.format_summary(exports.summary(conn)))
     return 1 if failed else 0

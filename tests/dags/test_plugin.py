@@ -35,7 +35,7 @@ def test_plugin_links_the_runbook_in_the_navigation() -> None:
     from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
 
     views = _vaxreg_info()["external_views"]
-    assert len(views) == 2
+    assert len(views) == 3  # runbook, review queue, registry overview
     view = ExternalViewResponse(**views[0])  # what the UI's plugins endpoint serves
     assert view.href == RUNBOOK_URL
     assert view.destination == "nav"

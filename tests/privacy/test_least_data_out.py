@@ -127,7 +127,9 @@ def test_outbound_file_holds_exactly_its_specified_columns(kind: str, tmp_path: 
         assert layout.target in {t for t, _ in spec.values()}, f"{kind}: target {layout.target} not in §7"
     # Published, the file's header is exactly the layout; one column more or less is refused.
     table = pa.table({c: ["x"] for c in layout.columns})
-    name, _ = outbound.publish(LocalSource(tmp_path), kind, table, date="20260402", month="202604", fy="2026")
+    name, _ = outbound.publish(
+        LocalSource(tmp_path), kind, table, date="20260402", month="202604", fy="2026", n="2"
+    )
     # utf-8-sig: forms and reminders carry a BOM (outputs.md §2, §3), which is not part of the header
     header = (tmp_path / "inbox" / layout.target / name).read_text(encoding="utf-8-sig").splitlines()[0]
     assert tuple(header.split(",")) == layout.columns

@@ -16,7 +16,13 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-COMMANDS = ("vaxreg.cli.feeds", "vaxreg.cli.registry", "vaxreg.cli.review", "vaxreg.cli.outputs")
+COMMANDS = (
+    "vaxreg.cli.feeds",
+    "vaxreg.cli.registry",
+    "vaxreg.cli.review",
+    "vaxreg.cli.outputs",
+    "vaxreg.cli.publish",
+)
 
 
 def actor_run_id(date: str | None) -> str:

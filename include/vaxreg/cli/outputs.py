@@ -1,5 +1,5 @@
-"""``vaxreg refresh``, ``vaxreg publish TARGET``, ``vaxreg forms reissue|history``: the due doses and
-the outbound files drawn from them (outputs.md §1–§3), the same functions the DAG tasks call."""
+"""``vaxreg refresh``, ``vaxreg forms reissue|history``: the due doses and the form ledger
+(outputs.md §1–§2), the same functions the DAG tasks call (``vaxreg publish`` is in cli/publish.py)."""
 
 from __future__ import annotations
 
@@ -30,28 +30,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         _actor("refresh", args.as_of, "registry refresh"), _day(args.as_of), db_url=args.database_url
     )
     print(json.dumps(result.as_dict(), ensure_ascii=False))
-    return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    from vaxreg import config, outputs
-    from vaxreg.outputs import due
-    from vaxreg.registry import db
-    from vaxreg.transport import open_source
-
-    day = _day(args.date)
-    actor = _actor(f"publish {args.target}", args.date, f"publish {args.target}")
-    if args.target in outputs.REFRESH_FIRST:
-        due.refresh(actor, day, db_url=args.database_url)
-    with open_source(args.source or config.source_url()) as src:
-        names = outputs.publisher(args.target)(src, actor, day, db_url=args.database_url)
-    with db.transaction(args.database_url) as conn:
-        for name in names:
-            m = db.mark(conn)
-            n = conn.exec_driver_sql(
-                f"SELECT rows FROM outbound_files WHERE file_name = {m}", (name,)
-            ).scalar()
-            print(json.dumps({"file": name, "rows": int(n or 0)}, ensure_ascii=False))
     return 0
 
 
@@ -90,17 +68,10 @@ def cmd_forms_history(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from vaxreg.outputs import PUBLISHERS
 
     ref = sub.add_parser("refresh", help="rebuild the due doses (outputs.md §1) as registry_refresh does")
     ref.add_argument("--as-of", type=iso_date, help="the as-of date YYYY-MM-DD (default: today in Tokyo)")
     ref.set_defaults(func=cmd_refresh)
-
-    pub = sub.add_parser("publish", help="write an outbound file under URL's inbox/<target>/ as its DAG does")
-    pub.add_argument("target", choices=tuple(PUBLISHERS))
-    pub.add_argument("--source", help="file:///root or sftp://… (default: VAXREG_SOURCE_URL)")
-    pub.add_argument("--date", type=iso_date, help="the run date YYYY-MM-DD (default: today in Tokyo)")
-    pub.set_defaults(func=cmd_publish)
 
     frm = sub.add_parser("forms", help="pre-examination forms (予診票)")
     fsub = frm.add_subparsers(dest="forms_command", required=True)

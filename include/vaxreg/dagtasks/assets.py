@@ -18,9 +18,10 @@ VRS_FLAGS = _asset("outbound.vrs_flags")  # VRS_FLAGS_YYYYMMDD.csv published
 DUE = _asset("registry.due_doses")  # due doses refreshed (extra: as-of date, counts by state)
 FORMS = _asset("outbound.forms")  # YOSHIN_YYYYMM.csv published
 REMINDERS = _asset("outbound.reminders")  # REMINDERS_YYYYMMDD.csv published
+STATS = _asset("outbound.stats")  # STATS_FY.csv (and .html) published
 
 # A feed's registry areas (Feed.changes) and an output target (vaxreg.outputs) -> its Asset.
 REGISTRY = {"persons": PERSONS, "doses": DOSES, "welfare": WELFARE, "due": DUE}
-OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS, "forms": FORMS, "reminders": REMINDERS}
+OUTBOUND = {"fees": FEES, "vrs_flags": VRS_FLAGS, "forms": FORMS, "reminders": REMINDERS, "stats": STATS}
 # What the due doses are derived from: the registry refresh runs when any of them changed.
 DUE_INPUTS = (PERSONS, DOSES, WELFARE)

@@ -24,6 +24,7 @@ PUBLISHERS = {
     "vrs_flags": "vrs_flags",
     "forms": "forms",
     "reminders": "reminders",
+    "stats": "stats",
 }
 # outputs drawn from the due doses: ``vaxreg publish`` refreshes them first, as their DAGs do
 REFRESH_FIRST = frozenset({"forms", "reminders"})
