@@ -41,7 +41,7 @@ def test_refresh_export_publish_and_reissue(
     code, out, _ = run(capsys, "publish", "forms", "--source", source, "--date", "2026-06-01")
     assert code == 0 and json.loads(out) == {"file": "YOSHIN_202606.csv", "rows": 17}
     code, out, _ = run(capsys, "publish", "forms", "--source", source, "--date", "2026-06-01")
-    assert code == 0 and out == ""  # the file exists: nothing new
+    assert code == 0 and json.loads(out) == {"file": None, "rows": 0}  # the file exists: nothing new
 
     code, out, err = run(capsys, "forms", "reissue", BABY, "--vaccine", "99", "--phase", "00", "--dose", "1",
                          "--reason", "lost")  # fmt: skip
