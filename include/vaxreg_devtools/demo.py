@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from vaxreg import config
 from vaxreg.outputs import exports
 from vaxreg.registry import db
@@ -66,10 +68,46 @@ def main() -> int:
         print(f"  airflow dags test {dag_id} {args.date}: {state} in {time.monotonic() - started:.1f} s")
         if rc:
             failed.append(dag_id)
+        if dag_id == "history_inquiries":  # the previous municipalities answer (generated replies)
+            _replies(args.date)
     print_stats_files(os.environ.get("VAXREG_SOURCE_URL", config.source_url()))
     with db.transaction() as conn:
         print(exports.format_summary(exports.summary(conn)))
+        print(exchange_summary(conn))
     return 1 if failed else 0
+
+
+def _replies(date: str) -> None:
+    import datetime as dt
+    from pathlib import Path
+
+    from vaxreg_devtools.synth_exchange import write_replies
+
+    root = os.environ.get("VAXREG_SOURCE_URL", config.source_url())
+    if root.startswith("file://"):
+        done = write_replies(Path(root.removeprefix("file://")), dt.date.fromisoformat(date))
+        print(f"  generated replies to the history inquiries: {done}")
+
+
+def exchange_summary(conn: Connection) -> str:
+    """Counts of the exchange with other municipalities (outputs.md §5)."""
+
+    def one(sql: str) -> int:
+        return int(conn.exec_driver_sql(sql).scalar_one())
+
+    counts = {
+        "integrated numbers held": "SELECT COUNT(*) FROM integrated_numbers WHERE released_date IS NULL",
+        "FUKUHON rows sent (A/U/D)": "SELECT COUNT(*) FROM provision_sent",
+        "doses waiting for a number": "SELECT COUNT(*) FROM doses d WHERE d.vaccine_code <= '25' "
+        "AND d.off_schedule IS NULL AND NOT EXISTS (SELECT 1 FROM integrated_numbers n "
+        "WHERE n.atena_no = d.atena_no AND n.released_date IS NULL)",
+        "move-ins naming the previous municipality": "SELECT COUNT(*) FROM move_ins",
+        "SHOKAI inquiries sent": "SELECT COUNT(*) FROM history_inquiries",
+        "inquiries answered": "SELECT COUNT(*) FROM history_inquiries WHERE answered_at IS NOT NULL",
+        "prior doses stored": "SELECT COUNT(*) FROM doses WHERE source = 'prior'",
+    }
+    lines = [f"  {label:<42} {one(sql)}" for label, sql in counts.items()]
+    return "\n".join(["exchange with other municipalities (outputs.md §5):", *lines])
 
 
 if __name__ == "__main__":

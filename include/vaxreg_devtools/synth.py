@@ -1525,6 +1525,7 @@ def synthesize(
     dirt: bool = True,
     vaccinations: bool = False,
     vrs_welfare: bool = False,
+    exchange: bool = False,
 ) -> dict[str, Any]:
     """Write a synthetic Minato City resident-registry diff feed and its truth; return a summary.
 
@@ -1599,6 +1600,11 @@ def synthesize(
         from vaxreg_devtools.synth_vrs import synthesize_vrs_welfare
 
         vrs_welfare_files = synthesize_vrs_welfare(out_dir, seed, start)
+    exchange_files: dict[str, Any] = {}
+    if exchange:  # previous municipalities on the move-ins, integrated numbers (own RNG stream)
+        from vaxreg_devtools.synth_exchange import synthesize_exchange
+
+        exchange_files = synthesize_exchange(out_dir, seed, start)
     return (
         {
             **{
@@ -1622,4 +1628,5 @@ def synthesize(
         }
         | ({"vaccinations": vaccination_files} if vaccinations else {})
         | ({"vrs_welfare": vrs_welfare_files} if vrs_welfare else {})
+        | ({"exchange": exchange_files} if exchange else {})
     )

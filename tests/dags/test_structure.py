@@ -21,6 +21,8 @@ FEED_DAGS = {
     "clinic_records": "clinic",
     "otherward_records": "otherward",
     "vrs_import": "vrs",
+    "atena_numbers": "atena",
+    "prior_records": "prior",
 }
 
 

@@ -33,6 +33,10 @@ CANARY_KANJI = "金糸雀　鳴子"
 CANARY_KANA = "カナリア　ナルコ"
 SECRETS = (CANARY_NUMBER, CANARY_KANJI, CANARY_KANA)
 NAME_ALLOWED_TABLES = {"persons", "person_history", "quarantine"}
+PREV_CODE = "011002"  # the canary moved in from Sapporo
+CANARY_INTEGRATED = "900000000000777"
+# The resident diff first, then the exchange in its order (they run on its persons); then the rest.
+FIRST = ("resident_diff", "atena_numbers", "history_inquiries", "prior_records", "provision_copy")
 DUE_DAGS = ["registry_refresh", "publish_forms", "publish_reminders"]
 NAMED_FILES = ("YOSHIN_202604.csv", "REMINDERS_20260403.csv")  # forms and reminders carry the name
 
@@ -54,7 +58,7 @@ def canary_files(root: Path) -> None:
     )
     day1 = resident_csv(
         [
-            person("0000000777", **canary),
+            person("0000000777", **canary, prev_municipality_code=PREV_CODE),
             person("0000000778", **canary | {"sex": "9", "household_no": "5000000778"}),  # quarantined row
             person("0000000779", kojin_no=CANARY_NUMBER[:11] + str((int(CANARY_NUMBER[11]) + 1) % 10)),
         ]
@@ -77,6 +81,15 @@ def canary_files(root: Path) -> None:
     # A corrupt transfer: the run fails, and the failure mail goes out.
     bad = resident_csv([person("0000000781", kojin_no=CANARY_NUMBER, name_kanji=CANARY_KANJI)])
     deliver(root, "JUKI_DIFF_20260403.csv", bad, marker=hashlib.sha256(b"not it").hexdigest())
+    # The exchange (outputs.md §5): the canary's integrated number, then the reply to the history
+    # inquiry its move-in produces (SHOKAI), whose dose goes out in the provision copy (FUKUHON).
+    togo = f"seq,atena_no,integrated_no,event,event_date\n1,0000000777,{CANARY_INTEGRATED},A,2026-04-02\n"
+    deliver(root, "TOGO_20260403.csv", togo.encode(), feed="atena")
+    kaito = (
+        "inquiry_no,integrated_no,municipality_code,vaccine_code,phase,dose_no,dose_date,product_name\n"
+        f"20260403000001,{CANARY_INTEGRATED},{PREV_CODE},01,11,1,2025-10-10,製品\n"
+    )
+    deliver(root, "KAITO_20260403.csv", kaito.encode(), feed="prior")
 
 
 def hits(text: str, secrets: tuple[str, ...] = SECRETS) -> list[str]:
@@ -108,8 +121,10 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
     # Every DAG that exists, end to end; the resident run fails on the corrupt third file (by design).
     # The DAGs drawn from the due doses run after the feeds (as their schedules put them).
     states = {}
+    order = {d: i for i, d in enumerate(FIRST)}
     for dag_id in sorted(
-        dagbag.dag_ids, key=lambda d: (d in DUE_DAGS, DUE_DAGS.index(d) if d in DUE_DAGS else 0, d)
+        dagbag.dag_ids,
+        key=lambda d: (d in DUE_DAGS, DUE_DAGS.index(d) if d in DUE_DAGS else 0, order.get(d, len(FIRST)), d),
     ):
         for day in ("2026-04-03", "2026-05-01") if dag_id == "retention_purge" else ("2026-04-03",):
             run = dagbag.get_dag(dag_id).test(logical_date=pendulum.parse(day, tz="Asia/Tokyo"))
@@ -180,6 +195,8 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
         assert list((feed_root / "inbox").rglob(name)), name
     assert checked >= 12  # staged, validated, rejected Parquet and validation.json of two files, certificates
     assert list(landing.rglob("JUKI_DIFF_20260401.csv"))  # the raw inbound copy (under retention)
+    for out in ("shokai/SHOKAI_20260403.csv", "fukuhon/FUKUHON_20260403.csv"):  # scanned above
+        assert CANARY_INTEGRATED in (feed_root / "inbox" / out).read_text(encoding="utf-8"), out
 
     # 5. A purge two centuries on: staging and landing go, the living canary stays; its certificate and
     #    log are clean too.

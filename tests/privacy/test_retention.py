@@ -223,6 +223,7 @@ def test_purge_deletes_exactly_the_expired_set(
         "quarantine_items": "2024-05-01",
         "review_items": "2024-05-01",
         "outbound_files": "2019-05-01",
+        "provision_sent": "2019-05-01",
         "forms_issued": "2021-05-01",
         "form_reissues": "2021-05-01",
         "reminders_sent": "2021-05-01",

@@ -22,6 +22,7 @@ COMMANDS = (
     "vaxreg.cli.review",
     "vaxreg.cli.outputs",
     "vaxreg.cli.publish",
+    "vaxreg.cli.exchange",
 )
 
 
@@ -61,10 +62,20 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from vaxreg.outputs.outbound import OutboundError
     from vaxreg.pipeline import FeedRefused
     from vaxreg.registry.vault import VaultError
+    from vaxreg.review.entries import EntryRefused
     from vaxreg.review.queue import ReviewError
     from vaxreg.transport import TransportError
 
-    return (FeedRefused, TransportError, VaultError, ReviewError, DueCheckFailed, FormsError, OutboundError)
+    return (
+        FeedRefused,
+        TransportError,
+        VaultError,
+        ReviewError,
+        DueCheckFailed,
+        FormsError,
+        OutboundError,
+        EntryRefused,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

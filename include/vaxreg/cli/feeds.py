@@ -34,7 +34,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from vaxreg_devtools.synth import synthesize
 
     summary = synthesize(
-        Path(args.out), persons=args.persons, seed=args.seed, vaccinations=True, vrs_welfare=True
+        Path(args.out),
+        persons=args.persons,
+        seed=args.seed,
+        vaccinations=True,
+        vrs_welfare=True,
+        exchange=True,
     )
     print(json.dumps(summary, ensure_ascii=False))
     return 0

@@ -37,6 +37,8 @@ MODULES = {
     "clinic": "vaccination",
     "otherward": "vaccination",
     "vrs": "vrs",
+    "atena": "atena",
+    "prior": "prior",
 }
 NAMES = tuple(MODULES)
 

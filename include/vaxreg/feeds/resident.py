@@ -54,9 +54,11 @@ RESIDENT = Layout(
         "resident_class",
         "foreign_resident_since",
         "removed_date",
+        "prev_municipality_code",
     ),
     encoding="utf-8",
     sensitive=("kojin_no",),
+    optional=("prev_municipality_code",),  # 転入前の地方公共団体コード (outputs.md §5.3), event 10 only
 )
 PURPOSE = "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"
 DATE_COLUMNS = (
@@ -279,6 +281,7 @@ def _apply_part(
     if len(app):
         app_prior = p[applied].reset_index(drop=True)
         _write_persons(conn, app, app_prior, changed, applied, prior, kojin_no, manifest_id, file_name, actor)
+        _record_move_ins(conn, app, manifest_id)
     received = [c for c in RESIDENT.columns if c in cand.columns]
     state_rejected = cand.loc[~ok, ["row_no", *received]].assign(reasons=state_reason[~ok])
     return state_rejected, len(app), int((ok & repeat).sum())
@@ -373,6 +376,49 @@ def _write_persons(
     )
 
 
+def _record_move_ins(conn: Connection, app: pd.DataFrame, manifest_id: int) -> None:
+    """Applied move-ins (event 10) that name the previous municipality: the history inquiry's
+    input (``move_ins``; outputs.md §5.3)."""
+    if "prev_municipality_code" not in app.columns:
+        return
+    m = app[(app["event_code"] == "10") & app["prev_municipality_code"].notna()]
+    if not len(m):
+        return
+    bulk_insert(
+        conn,
+        "move_ins",
+        pa.table(
+            {
+                "atena_no": pa.array(m["atena_no"], pa.string()),
+                "move_in_date": pa.array(m["event_date"], pa.string()),
+                "prev_municipality_code": pa.array(m["prev_municipality_code"], pa.string()),
+                "manifest_id": pa.repeat(pa.scalar(manifest_id, pa.int64()), len(m)),
+                "seq": pa.array(m["seq_int"], pa.int64()),
+                "recorded_at": pa.repeat(pa.scalar(ledger.now_text(), pa.string()), len(m)),
+            }
+        ),
+    )
+
+
+def derived_columns(table: pa.Table, name: str) -> pa.Table:
+    """``prev_municipality_code__status`` for the suite: ``format``, ``check_digit`` or null (valid
+    or absent)."""
+    from vaxreg.identity.validators import municipality_code_valid_mask
+
+    col = table.column("prev_municipality_code").combine_chunks().cast(pa.string())
+    present = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    formed = np.asarray(
+        pa.compute.fill_null(pa.compute.match_substring_regex(col, "^[0-9]{6}$"), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    valid = municipality_code_valid_mask(col)
+    status = np.where(formed, "check_digit", "format").astype(object)
+    status[~present | valid] = None
+    return table.append_column("prev_municipality_code__status", pa.array(status.tolist(), pa.string()))
+
+
 def _frame_to_table(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
 
@@ -418,7 +464,15 @@ FEEDS = feeds_of(
         Feed(
             name="resident",
             purpose=PURPOSE,
-            kinds=(FileKind(layout=RESIDENT, suite="resident_diff", apply=apply, date_columns=DATE_COLUMNS),),
+            kinds=(
+                FileKind(
+                    layout=RESIDENT,
+                    suite="resident_diff",
+                    apply=apply,
+                    date_columns=DATE_COLUMNS,
+                    derive=derived_columns,
+                ),
+            ),
             changes=("persons",),
         )
     ],

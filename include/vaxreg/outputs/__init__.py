@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from vaxreg.registry.ledger import Actor
@@ -25,6 +25,8 @@ PUBLISHERS = {
     "forms": "forms",
     "reminders": "reminders",
     "stats": "stats",
+    "fukuhon": "fukuhon",
+    "shokai": "inquiries",
 }
 # outputs drawn from the due doses: ``vaxreg publish`` refreshes them first, as their DAGs do
 REFRESH_FIRST = frozenset({"forms", "reminders"})
@@ -34,6 +36,28 @@ class Publisher(Protocol):
     def __call__(
         self, source: Source, actor: Actor, day: dt.date, *, db_url: str | None = None
     ) -> list[str]: ...
+
+
+def _module(target: str) -> Any:
+    if target not in PUBLISHERS:
+        raise KeyError(f"unknown output {target!r} (one of {', '.join(PUBLISHERS)})")
+    return importlib.import_module(f"vaxreg.outputs.{PUBLISHERS[target]}")
+
+
+def purpose(target: str) -> str:
+    """The audit purpose of the output (its module's ``PURPOSE``; a generic one otherwise)."""
+    return str(getattr(_module(target), "PURPOSE", f"outbound file {target}"))
+
+
+def summary(target: str, *, db_url: str | None = None) -> dict[str, Any]:
+    """Counts describing the output's state after a run (its module's ``state(conn)``, if any)."""
+    from vaxreg.registry import db
+
+    state = getattr(_module(target), "state", None)
+    if state is None:
+        return {}
+    with db.transaction(db_url) as conn:
+        return dict(state(conn))
 
 
 def publisher(target: str) -> Publisher:

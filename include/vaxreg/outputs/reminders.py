@@ -6,7 +6,7 @@ Residents with an ``overdue`` dose (due doses as last refreshed) of an offered v
 1. a reminder for the same vaccine, phase and dose within ``[due] reminder_repeat_days`` (180);
 2. a candidate of an open review item for that vaccine (the dose may already exist);
 3. a move-in within ``[due] move_in_days`` (60) whose history inquiry is unanswered
-   (:func:`awaiting_history`: the inquiries come with outputs.md §5.3; until then it finds none).
+   (:func:`awaiting_history`, from the history inquiries of outputs.md §5.3).
 
 ``reminder_no`` is ``YYYYMMDD`` + 6 digits, numbered within the day's one file: never reused.
 Each person in the file gets one audit record (privacy.md P4).
@@ -52,11 +52,11 @@ _VACCINE_KEYS = ("vaccine_code", "予防接種種別コード")  # where a revie
 
 def awaiting_history(conn: Connection, as_of: dt.date, days: int) -> set[str]:
     """atena_no of persons who moved in within ``days`` before ``as_of`` and whose history
-    inquiry (転入者の接種歴照会, outputs.md §5.3) is still unanswered.
+    inquiry (転入者の接種歴照会, outputs.md §5.3) is still unanswered (not sent yet, or sent and
+    not answered): :func:`vaxreg.outputs.inquiries.unanswered_move_ins`."""
+    from vaxreg.outputs.inquiries import unanswered_move_ins
 
-    The inquiries do not exist yet in this registry: none is unanswered, so the set is empty. The
-    exclusion is applied to whatever this returns (tests prove it is consulted)."""
-    return set()
+    return unanswered_move_ins(conn, as_of, days)
 
 
 def in_review(conn: Connection) -> set[tuple[str, str]]:
