@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="clinic_records",
+    description="Monthly medical-association vaccination records (医師会): validate, match, load",
+    dagrun_timeout=dagrun_timeout("clinic_records"),
     schedule="0 3 5 * *",
     start_date=START,
     catchup=False,

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="otherward_records",
+    description="Records from other wards (他区接種), twice a year: validate, match, load",
+    dagrun_timeout=dagrun_timeout("otherward_records"),
     schedule="0 3 10 4,10 *",
     start_date=START,
     catchup=False,

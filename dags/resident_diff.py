@@ -27,12 +27,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="resident_diff",
+    description="Nightly resident-registry changes (住民異動差分): fetch, validate, apply to the registry",
+    dagrun_timeout=dagrun_timeout("resident_diff"),
     schedule="0 2 * * *",
     start_date=START,
     catchup=False,

@@ -30,12 +30,14 @@ from __future__ import annotations
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag
 
 from vaxreg.dagtasks.assets import PERSONS
-from vaxreg.dagtasks.defaults import START, TIMEZONE, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, TIMEZONE, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="vrs_import",
+    description="VRS records and subjects (ワクチン接種記録システム): import, match, flags file back",
+    dagrun_timeout=dagrun_timeout("vrs_import"),
     # Daily for files VRS drops ad hoc, and whenever the resident diff changed persons (the flags).
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("30 4 * * *", timezone=TIMEZONE), assets=[PERSONS]

@@ -24,6 +24,7 @@ RUN pip install --no-cache-dir -c constraints.txt -e .
 COPY --chown=airflow:0 dags ./dags
 COPY --chown=airflow:0 plugins ./plugins
 COPY --chown=airflow:0 expectations ./expectations
+COPY --chown=airflow:0 docs/runbook.md ./docs/runbook.md
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/vaxreg/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/vaxreg/plugins \

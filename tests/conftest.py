@@ -27,7 +27,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from vaxreg.registry import db  # noqa: E402
 
-from helpers.db import pg_schema_url  # noqa: E402
+from helpers.db import APP, OWNER, create_logins, login_url, pg_schema_url  # noqa: E402
 from helpers.paths import PG_URL  # noqa: E402
 from helpers.smtp import Inbox, free_port  # noqa: E402
 from helpers.sshd import sftp_server  # noqa: E402, F401
@@ -56,10 +56,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         db.upgrade(url)
         yield url
         db.engine(url).dispose()
-    else:
-        for url in pg_schema_url(request.getfixturevalue("pg_url")):
-            db.upgrade(url)
-            yield url
+    else:  # migrated by the owner login, used by the pipeline's login (docker/registry-roles.sql)
+        for url in pg_schema_url(request.getfixturevalue("pg_logins"), owner=OWNER):
+            db.upgrade(login_url(url, OWNER))
+            yield login_url(url, APP)
+
+
+@pytest.fixture(scope="session")
+def pg_logins(pg_url: str) -> str:
+    """The registry's login roles, created once per session by the compose init's own SQL."""
+    create_logins(pg_url)
+    from sqlalchemy import create_engine
+
+    eng = create_engine(pg_url)
+    with eng.begin() as conn:  # the owner creates each test's vault schema <schema>_vault
+        database = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+        conn.exec_driver_sql(f'GRANT CREATE ON DATABASE "{database}" TO {OWNER}')
+    eng.dispose()
+    return pg_url
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from urllib.parse import quote, urlencode
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(__file__).resolve().parent / "data"  # reviewed data: rules, fees, retention, matching
 REGISTRY_CONN_ID = "vaxreg_registry"
+VAULT_REGISTRY_CONN_ID = "vaxreg_registry_vault"
+OWNER_REGISTRY_CONN_ID = "vaxreg_registry_owner"
 SOURCE_CONN_ID = "vaxreg_source"
 
 
@@ -25,6 +27,11 @@ def var_dir() -> Path:
 def staging_dir() -> Path:
     """Landing copies of raw files and Parquet staging (purged by retention policy)."""
     return Path(os.environ.get("VAXREG_STAGING_DIR", var_dir() / "staging"))
+
+
+def data_docs_dir() -> Path:
+    """The Great Expectations Data Docs site of the validations (counts only, no values)."""
+    return Path(os.environ.get("VAXREG_DATA_DOCS_DIR", staging_dir() / "data-docs"))
 
 
 def expectations_dir() -> Path:
@@ -48,14 +55,39 @@ def database_url() -> str:
     if url := os.environ.get("VAXREG_DATABASE_URL"):
         return url
     if conn := _airflow_connection(REGISTRY_CONN_ID):
-        uri: str = conn.get_uri()
-        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
-            if uri.startswith(prefix):
-                return "postgresql+psycopg://" + uri[len(prefix) :]
-        return uri
+        return _sqlalchemy_url(conn)
     path = var_dir() / "data" / "registry.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def vault_database_url() -> str:
+    """The registry as the vault login (key rotation, reading): ``VAXREG_VAULT_DATABASE_URL``, the
+    connection ``vaxreg_registry_vault``, else the registry URL (one login, e.g. SQLite)."""
+    if url := os.environ.get("VAXREG_VAULT_DATABASE_URL"):
+        return url
+    if conn := _airflow_connection(VAULT_REGISTRY_CONN_ID):
+        return _sqlalchemy_url(conn)
+    return database_url()
+
+
+def maintenance_database_url() -> str:
+    """The registry as its owner login, for the retention purge (it deletes vault rows and old audit
+    records, and VACUUM needs table ownership): ``VAXREG_MAINTENANCE_DATABASE_URL``, the connection
+    ``vaxreg_registry_owner``, else the registry URL (one login, e.g. SQLite)."""
+    if url := os.environ.get("VAXREG_MAINTENANCE_DATABASE_URL"):
+        return url
+    if conn := _airflow_connection(OWNER_REGISTRY_CONN_ID):
+        return _sqlalchemy_url(conn)
+    return database_url()
+
+
+def _sqlalchemy_url(conn: Any) -> str:
+    uri: str = conn.get_uri()
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
 
 
 def source_url() -> str:

@@ -54,8 +54,7 @@ def one_line(exc: BaseException) -> str | None:
     from vaxreg.transport import TransportError
 
     expected = (ExpectedFailure, FeedRefused, FileRejected, TransportError, VaultError, ReviewError)
-    outputs = (DueCheckFailed, FormsError, OutboundError, EntryRefused)
-    if isinstance(exc, (*expected, PolicyError, *outputs)):
+    if isinstance(exc, (*expected, PolicyError, DueCheckFailed, FormsError, OutboundError, EntryRefused)):
         return _first_line(exc)
     if (line := _database(exc)) is not None:
         return line

@@ -85,6 +85,19 @@ def test_failing_dag_mails_dag_task_run_reason_and_runbook(
     ):
         assert needle in body, needle
     assert "シケン" not in body and "試験" not in body  # no personal data in a mail
+    # Plain text and HTML alternatives; the reason on one line.
+    assert [p.get_content_type() for p in mail.walk()] == ["multipart/alternative", "text/plain", "text/html"]
+    plain = mail.get_payload(0).get_payload(decode=True).decode()
+    [reason] = [line for line in plain.splitlines() if line.startswith("Reason: ")]
+    assert "JUKI_DIFF_20260401.csv refused: checksum mismatch" in reason
+    assert f"Runbook: {notify.runbook_url()}#resident_diff" in plain and "Log: http" in plain
+
+    # The run-level mail (the DAG's on_failure_callback) arrives too (issue 16 defect 2).
+    [run_mail] = [
+        m for m in smtp_inbox.messages if m["Subject"] == f"[vaxreg] resident_diff run failed ({run.run_id})"
+    ]
+    run_text = smtp_inbox.text(run_mail)
+    assert f"{notify.runbook_url()}#resident_diff" in run_text and "/dags/resident_diff/runs/" in run_text
 
     # The chat webhook got the same facts.
     texts = [r["json"]["text"] for r in chat_hook if "resident_diff.report failed" in r["json"]["text"]]

@@ -26,7 +26,7 @@ import pyarrow as pa
 from vaxreg import pipeline
 from vaxreg.registry import db, ledger
 
-from helpers.db import rows
+from helpers.db import owner_url, rows
 
 HOME = "131032"
 CRASHED = 86  # exit status of a child killed at its step
@@ -152,8 +152,8 @@ def assert_published_once(root: Path, db_url: str, name: str, text: str, flagged
 
 @contextmanager
 def failing_inserts(db_url: str, table: str) -> Iterator[None]:
-    """Every INSERT into ``table`` fails (a trigger) until the block ends."""
-    with db.transaction(db_url) as conn:
+    """Every INSERT into ``table`` fails (a trigger, created by the owner login) until the block ends."""
+    with db.transaction(owner_url(db_url)) as conn:
         if db.is_postgres(conn):
             conn.exec_driver_sql(
                 "CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS "
@@ -171,7 +171,7 @@ def failing_inserts(db_url: str, table: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with db.transaction(db_url) as conn:
+        with db.transaction(owner_url(db_url)) as conn:
             if db.is_postgres(conn):
                 conn.exec_driver_sql(f"DROP TRIGGER injected_failure ON {table}")
                 conn.exec_driver_sql("DROP FUNCTION injected_failure()")

@@ -21,7 +21,7 @@ from vaxreg.registry import db, ledger
 from vaxreg.retention import purge
 from vaxreg.transport import OutboundConflict, open_source
 
-from helpers.db import rows
+from helpers.db import owner_url, rows
 from helpers.outbound import (
     DAY,
     NEXT,
@@ -187,7 +187,7 @@ def test_retention_purges_published_rows_never_prepared_ones(
     with pytest.raises(RuntimeError):
         publish("vrs", db_url, root.as_uri(), NEXT)
     result = purge.purge(
-        dt.date(2040, 1, 1), dry_run=False, run_id="purge-test", db_url=db_url, certificate=False
+        dt.date(2040, 1, 1), dry_run=False, run_id="purge-test", db_url=owner_url(db_url), certificate=False
     )
     [policy] = [p for p in result.policies if p.policy == "outbound_files"]
     assert (policy.period, policy.deleted) == ("7 years", 1)

@@ -13,7 +13,7 @@ import pytest
 from vaxreg import pipeline
 from vaxreg.registry import db
 
-from helpers.db import snapshot
+from helpers.db import owner_url, snapshot
 from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="fault-test", task_id="test")
@@ -127,8 +127,9 @@ def test_duplicate_seq_refuses_the_file(feed_root: Path, source: str, db_url: st
 
 
 def _install_crash(db_url: str) -> None:
-    """A database trigger that aborts the apply transaction after persons and history were written."""
-    with db.transaction(db_url) as conn:
+    """A database trigger that aborts the apply transaction after persons and history were written
+    (created by the owner login: the pipeline's may not)."""
+    with db.transaction(owner_url(db_url)) as conn:
         if db.is_postgres(conn):
             conn.exec_driver_sql(
                 "CREATE FUNCTION crash() RETURNS trigger LANGUAGE plpgsql AS "
@@ -153,7 +154,7 @@ def test_crash_during_apply_leaves_nothing_and_rerun_applies_once(
     with pytest.raises(Exception, match="injected crash"):
         run(source, db_url)
     assert snapshot(db_url) == {t: [] for t in (*TABLES, "applied")}
-    with db.transaction(db_url) as conn:
+    with db.transaction(owner_url(db_url)) as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log").scalar_one() == 0
         conn.exec_driver_sql("DROP TRIGGER crash" + (" ON audit_log" if db.is_postgres(conn) else ""))
     [s] = run(source, db_url)

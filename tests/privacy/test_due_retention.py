@@ -8,7 +8,7 @@ import datetime as dt
 from vaxreg.registry import db
 from vaxreg.retention import purge as retention
 
-from helpers.db import rows
+from helpers.db import owner_url, rows
 from helpers.due import Person, seed_persons
 
 OLD, NEW, GONE = "6000000001", "6000000002", "6000000003"
@@ -48,7 +48,9 @@ def test_ledgers_purged_by_policy_and_with_the_person(db_url: str) -> None:
             f"VALUES ({m}, '09', '00', 1, 0, 'closed')",
             [(GONE,), (NEW,)],
         )
-    result = retention.purge(dt.date(2026, 5, 1), dry_run=False, run_id="t", db_url=db_url, certificate=False)
+    result = retention.purge(
+        dt.date(2026, 5, 1), dry_run=False, run_id="t", db_url=owner_url(db_url), certificate=False
+    )
     by = {p.policy: p for p in result.policies}
     assert by["forms_issued"].counts == {"forms_issued": 1} and by["reminders_sent"].counts == {
         "reminders_sent": 1

@@ -21,6 +21,7 @@ from vaxreg.registry.tables import all_metadata
 from vaxreg.retention import policies
 from vaxreg.retention import purge as retention
 
+from helpers.db import owner_url, vault_url
 from helpers.resident import deliver, person, resident_csv
 
 AS_OF = dt.date(2026, 5, 1)
@@ -180,7 +181,7 @@ def setup_registry(feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 def state(db_url: str) -> dict[str, object]:
     """What the registry and the staging folder hold (keys only)."""
     staging = Path(os.environ["VAXREG_STAGING_DIR"])
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:  # the vault login (it reads the vault)
         out: dict[str, object] = {
             "persons": sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM persons")),
             "history": sorted(
@@ -192,8 +193,24 @@ def state(db_url: str) -> dict[str, object]:
         }
         if "doses" in all_metadata().tables:
             out["doses"] = sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM doses"))
-    out["files"] = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    # The Data Docs site holds no personal data and is not under retention (decisions.md §56).
+    out["files"] = sorted(
+        str(p.relative_to(staging))
+        for p in staging.rglob("*")
+        if p.is_file() and "data-docs" not in p.relative_to(staging).parts
+    )
     return out
+
+
+def test_manual_runs_default_to_dry_run_scheduled_runs_purge() -> None:
+    assert retention.run_is_dry(True, "manual") and retention.run_is_dry("true", "asset_triggered")
+    assert not retention.run_is_dry(False, "manual")
+    assert not retention.run_is_dry(True, "scheduled")
+
+    class RunType:  # Airflow's DagRunType is a str enum
+        value = "scheduled"
+
+    assert not retention.run_is_dry(True, RunType())
 
 
 def figures(r: retention.RunResult) -> list[tuple]:
@@ -207,14 +224,14 @@ def test_purge_deletes_exactly_the_expired_set(
     before = state(db_url)
     assert before["persons"] == sorted(PERSONS) and len(before["vault"]) == 6  # type: ignore[arg-type]
 
-    dry = retention.purge(AS_OF, dry_run=True, run_id="dry", db_url=db_url)
+    dry = retention.purge(AS_OF, dry_run=True, run_id="dry", db_url=owner_url(db_url))
     assert state(db_url) == before  # a dry run deletes nothing ...
     with db.transaction(db_url) as conn:  # ... and writes nothing
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM deletion_log").scalar_one() == 0
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log WHERE action = 'purge'").scalar_one() == 0
 
     real = retention.purge(
-        AS_OF, dry_run=False, run_id="run-1", db_url=db_url, certificate_dir=tmp_path / "cert"
+        AS_OF, dry_run=False, run_id="run-1", db_url=owner_url(db_url), certificate_dir=tmp_path / "cert"
     )
     assert figures(real) == figures(dry)  # the same figures
     by = {p.policy: p for p in real.policies}
@@ -294,7 +311,7 @@ def test_purge_deletes_exactly_the_expired_set(
 
     # Again: nothing more is expired; a second run deletes nothing and still logs each policy.
     again = retention.purge(
-        AS_OF, dry_run=False, run_id="run-2", db_url=db_url, certificate_dir=tmp_path / "c2"
+        AS_OF, dry_run=False, run_id="run-2", db_url=owner_url(db_url), certificate_dir=tmp_path / "c2"
     )
     assert sum(p.deleted for p in again.policies) == 0
     assert state(db_url) == after
@@ -310,7 +327,7 @@ def test_a_living_resident_is_never_purged(
 ) -> None:
     setup_registry(feed_root, db_url, monkeypatch)
     # Two hundred years later every policy has expired, yet residents and their doses stay.
-    result = retention.purge(dt.date(2226, 5, 1), dry_run=False, run_id="far", db_url=db_url)
+    result = retention.purge(dt.date(2226, 5, 1), dry_run=False, run_id="far", db_url=owner_url(db_url))
     after = state(db_url)
     assert after["persons"] == after["vault"] == ["0000000005", "0000000006"]
     if "doses" in after:
@@ -329,7 +346,7 @@ def test_cli_purge_dry_run_and_policy_file_checks(
     tmp_path: Path,
 ) -> None:
     setup_registry(feed_root, db_url, monkeypatch)
-    assert cli.main(["--database-url", db_url, "purge", "--dry-run", "--as-of", "2026-05-01"]) == 0
+    assert cli.main(["--database-url", owner_url(db_url), "purge", "--dry-run", "--as-of", "2026-05-01"]) == 0
     out = capsys.readouterr().out
     assert "DRY RUN, nothing deleted" in out and "deceased_persons" in out and "2006-05-01" in out
     with db.transaction(db_url) as conn:
@@ -375,11 +392,12 @@ def test_retention_purge_dag_schedule_param_and_dry_run(  # type: ignore[no-unty
 
     dag = dagbag.get_dag("retention_purge")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 4 1 * *", "Asia/Tokyo")
-    assert dag.params["dry_run"] is False
+    assert dag.params["dry_run"] is True  # triggered by hand: a dry run unless unticked
     assert [t.task_id for t in dag.topological_sort()] == ["purge", "certificate"]
 
     setup_registry(feed_root, db_url, monkeypatch)
     monkeypatch.setenv("VAXREG_DATABASE_URL", db_url)
+    monkeypatch.setenv("VAXREG_MAINTENANCE_DATABASE_URL", owner_url(db_url))  # the purge's login
     before = state(db_url)
     # Airflow's metadata DB outlives the test: a fresh second of that day makes fresh runs.
     logical = pendulum.datetime(2026, 5, 1, 4, tz="Asia/Tokyo").add(seconds=random.randrange(60 * 60 * 18))

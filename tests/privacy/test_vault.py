@@ -15,7 +15,7 @@ from vaxreg.identity.validators import my_number_check_digit
 from vaxreg.registry import db, vault
 from vaxreg.registry.schema_privacy import my_number_vault
 
-from helpers.db import pg_schema_url
+from helpers.db import pg_schema_url, vault_url
 from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="vault-test", task_id="test")
@@ -37,7 +37,7 @@ def load(feed_root: Path, db_url: str) -> None:
 
 
 def raw_vault(db_url: str) -> list[tuple]:
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:  # the vault login (the pipeline's cannot read it)
         sql = f"SELECT atena_no, key_id, ciphertext, lookup_hmac FROM {vault.table(conn)} ORDER BY 1"
         return [(a, k, bytes(c), h) for a, k, c, h in conn.exec_driver_sql(sql)]
 
@@ -51,7 +51,7 @@ def test_my_number_is_stored_encrypted_in_the_vault_only(feed_root: Path, db_url
         assert key_id == key.id
         assert NUMBERS[atena].encode() not in sealed and len(sealed) == 12 + 12 + 16  # nonce, number, tag
         assert mac == key.lookup_hash(NUMBERS[atena]) and NUMBERS[atena] not in mac
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:
         assert vault.read_all(conn) == NUMBERS
         assert vault.lookup(conn, NUMBERS["0000000002"]) == ["0000000002"]  # keyed hash, not the number
         assert vault.lookup(conn, number("99998888777")) == []
@@ -65,7 +65,7 @@ def test_my_number_is_stored_encrypted_in_the_vault_only(feed_root: Path, db_url
 def test_wrong_key_tampering_and_swapping_are_detected(feed_root: Path, db_url: str) -> None:
     load(feed_root, db_url)
     (a1, _, s1, _), (_a2, _, s2, _) = raw_vault(db_url)
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:
         with pytest.raises(vault.VaultError, match="sealed with key"):
             vault.read_all(conn, vault.key_from_text(vault.generate_key()))
         t = vault.table(conn)
@@ -89,13 +89,13 @@ def test_rotate_key_re_encrypts_without_loss(
     before = raw_vault(db_url)
 
     monkeypatch.setenv(vault.NEW_KEY_ENV, new_text)
-    assert cli.main(["--database-url", db_url, "vault", "rotate-key"]) == 0
+    assert cli.main(["--database-url", vault_url(db_url), "vault", "rotate-key"]) == 0
     assert f"2 of 2 numbers re-encrypted from key {old.id} to key {new.id}" in capsys.readouterr().out
 
     after = raw_vault(db_url)
     assert {r[1] for r in after} == {new.id}
     assert all(b[2] != a[2] and b[3] != a[3] for b, a in zip(before, after, strict=True))
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:
         assert vault.read_all(conn, new) == NUMBERS  # every number, unchanged
         assert vault.lookup(conn, NUMBERS["0000000001"], new) == ["0000000001"]
         with pytest.raises(vault.VaultError):
@@ -109,7 +109,8 @@ def test_rotate_key_re_encrypts_without_loss(
 
     # The new key is now the configured one; a new load seals with it, nothing needs the old key.
     monkeypatch.setenv(vault.KEY_ENV, new_text)
-    assert cli.main(["--database-url", db_url, "vault", "rotate-key"]) == 1  # same key: refused, one line
+    same_key = cli.main(["--database-url", vault_url(db_url), "vault", "rotate-key"])
+    assert same_key == 1  # same key: refused, one line
     assert "the new key is the current key" in capsys.readouterr().err
 
 
@@ -121,7 +122,7 @@ def test_without_a_key_a_number_is_never_written(
     monkeypatch.delenv("AIRFLOW_HOME", raising=False)
     with pytest.raises(vault.VaultError, match="no vault key"):
         load(feed_root, db_url)
-    with db.transaction(db_url) as conn:  # the file's transaction rolled back as a whole
+    with db.transaction(vault_url(db_url)) as conn:  # the file's transaction rolled back as a whole
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM persons").scalar_one() == 0
         assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {vault.table(conn)}").scalar_one() == 0
 

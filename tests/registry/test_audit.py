@@ -10,6 +10,7 @@ import pytest
 from vaxreg import cli, pipeline
 from vaxreg.registry import audit, db, ledger
 
+from helpers.db import owner_url
 from helpers.resident import deliver, person, resident_csv
 
 ACTOR = pipeline.make_actor("resident", run_id="audit-test", task_id="test")
@@ -38,7 +39,8 @@ def ids(db_url: str) -> list[int]:
 
 
 def sql(db_url: str, statement: str) -> None:
-    with db.transaction(db_url) as conn:
+    """Tampering, as someone with the owner's rights (the pipeline's login may not)."""
+    with db.transaction(owner_url(db_url)) as conn:
         conn.exec_driver_sql(statement)
 
 
@@ -72,7 +74,7 @@ def test_an_edited_record_with_a_recomputed_hash_breaks_the_next_link(
     load(feed_root, db_url)
     all_ids = ids(db_url)
     victim = all_ids[2]
-    with db.transaction(db_url) as conn:
+    with db.transaction(owner_url(db_url)) as conn:  # a forger with the owner's rights
         cols = ", ".join(audit.FIELDS)
         row = conn.exec_driver_sql(f"SELECT {cols}, prev_hash FROM audit_log WHERE id = {victim}").one()
         values = [audit.at_text(row[0]), *row[1:11]]

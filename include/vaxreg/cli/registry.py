@@ -65,7 +65,9 @@ def cmd_vault_rotate_key(args: argparse.Namespace) -> int:
     actor = ledger.Actor(
         dag_id="cli", run_id=actor_run_id(None), task_id="vault rotate-key", purpose=args.purpose
     )
-    with db.transaction(args.database_url) as conn:
+    from vaxreg import config
+
+    with db.transaction(args.database_url or config.vault_database_url()) as conn:  # the vault login
         counts = vault.rotate(conn, old, new)
         ledger.audit_event(conn, actor, "rotate", "my_number_vault", {"from": old.id, "to": new.id, **counts})
     print(
@@ -86,6 +88,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from vaxreg import config
     from vaxreg.retention import purge
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
@@ -93,7 +96,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         as_of,
         dry_run=args.dry_run,
         run_id=actor_run_id(as_of.isoformat()),
-        db_url=args.database_url,
+        db_url=args.database_url or config.maintenance_database_url(),  # the owner: vault rows, VACUUM
         policies_path=Path(args.policies) if args.policies else None,
     )
     print(purge.format_result(result))

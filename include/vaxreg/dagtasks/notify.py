@@ -7,45 +7,138 @@ port, login) and the environment variables ``VAXREG_ALERT_TO`` / ``VAXREG_ALERT_
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any
 
 SMTP_CONN_ID = "vaxreg_smtp"
 CHAT_CONN_ID = "vaxreg_chat"
-RUNBOOK_URL = os.environ.get(
-    "VAXREG_RUNBOOK_URL", "https://git.example.invalid/vaxreg/blob/main/docs/runbook.md"
-)
-
-_SUBJECT = "[vaxreg] {{ ti.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})"
-_BODY = """
-<p><b>DAG</b> {{ ti.dag_id }} &middot; <b>task</b> {{ ti.task_id }} &middot; <b>run</b> {{ run_id }}
-&middot; <b>try</b> {{ ti.try_number }}</p>
-<p><b>Reason</b>: {{ exception }}</p>
-<p>Log: <a href="{{ ti.log_url }}">{{ ti.log_url }}</a></p>
-<p>Runbook: <a href="RUNBOOK#{{ ti.dag_id }}">RUNBOOK#{{ ti.dag_id }}</a></p>
-"""
+RUNBOOK_PATH = "/vaxreg/runbook"  # served by the plugin from docs/runbook.md
 
 
-def failure_notifier() -> Any:
-    """Airflow's SmtpNotifier addressed to the on-call mailbox."""
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+def _api_base_url() -> str:
+    """The Airflow UI's address (``[api] base_url``), as the mails link to it."""
+    base = os.environ.get("AIRFLOW__API__BASE_URL", "")
+    if not base:
+        try:
+            from airflow.configuration import conf
 
-    class FreshSmtpNotifier(SmtpNotifier):
-        """Renders each alert on a copy: SmtpNotifier renders its templates in place and caches its
-        hook, so a notifier kept by a long-lived process (DAG processor, tests) would resend the first
-        run's subject to the first connection's server."""
+            base = conf.get("api", "base_url", fallback="") or ""
+        except Exception:  # outside Airflow
+            base = ""
+    return (base or "http://localhost:8080").rstrip("/")
 
-        def __call__(self, *args: Any) -> None:
-            SmtpNotifier.__call__(copy.copy(self), *args)
 
-    return FreshSmtpNotifier(
-        smtp_conn_id=SMTP_CONN_ID,
-        from_email=os.environ.get("VAXREG_ALERT_FROM", "vaxreg-airflow@localhost"),
-        to=os.environ.get("VAXREG_ALERT_TO", "vaxreg-oncall@localhost"),
-        subject=_SUBJECT,
-        html_content=_BODY.replace("RUNBOOK", RUNBOOK_URL),
+def runbook_url() -> str:
+    """``VAXREG_RUNBOOK_URL`` when set, else the runbook the plugin serves on this deployment's UI."""
+    return os.environ.get("VAXREG_RUNBOOK_URL") or f"{_api_base_url()}{RUNBOOK_PATH}"
+
+
+RUNBOOK_URL = runbook_url()
+
+
+def _one_line(value: Any, limit: int = 300) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def alert_facts(context: Any, *, run_level: bool = False) -> dict[str, str]:
+    """What an alert says, from a task's or a DAG run's failure context (no personal data):
+    DAG, task (or ``-`` for a run), run, try, the reason in one line, the log link, the runbook.
+    A run's context may hold the last failed task instance: its error becomes the run's reason."""
+    from urllib.parse import quote
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    dag_id = (
+        getattr(ti, "dag_id", None)
+        or getattr(context.get("dag"), "dag_id", None)
+        or getattr(dag_run, "dag_id", None)
+        or "?"
     )
+    run_id = str(context.get("run_id") or getattr(dag_run, "run_id", "?"))
+    run_url = f"{_api_base_url()}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+    if not run_level and ti is not None and getattr(ti, "task_id", None):
+        reason = context.get("exception") or "see the log"
+        log_url = getattr(ti, "log_url", None) or run_url
+        subject = f"[vaxreg] {dag_id}.{ti.task_id} failed ({run_id})"
+        task, attempt = str(ti.task_id), str(getattr(ti, "try_number", ""))
+    else:
+        failed = getattr(ti, "task_id", None)
+        cause = context.get("exception") or context.get("reason") or "a task failed"
+        reason = f"the run failed{f' at task {failed}' if failed else ''}: {cause}"
+        log_url, subject, task, attempt = run_url, f"[vaxreg] {dag_id} run failed ({run_id})", "-", ""
+    return {
+        "subject": subject,
+        "dag_id": str(dag_id),
+        "task_id": task,
+        "run_id": run_id,
+        "try": attempt,
+        "reason": _one_line(reason),
+        "log_url": str(log_url),
+        "runbook": f"{runbook_url()}#{dag_id}",
+    }
+
+
+def alert_text(f: dict[str, str]) -> str:
+    return (
+        f"{f['subject']}\n\nReason: {f['reason']}\n\n"
+        f"DAG {f['dag_id']} · task {f['task_id']} · run {f['run_id']}"
+        + (f" · try {f['try']}" if f["try"] else "")
+        + f"\nLog: {f['log_url']}\nRunbook: {f['runbook']}\n"
+    )
+
+
+def alert_html(f: dict[str, str]) -> str:
+    from html import escape
+
+    e = {k: escape(v) for k, v in f.items()}
+    attempt = f" &middot; <b>try</b> {e['try']}" if f["try"] else ""
+    return (
+        f"<p><b>Reason</b>: {e['reason']}</p>\n"
+        f"<p><b>DAG</b> {e['dag_id']} &middot; <b>task</b> {e['task_id']} &middot; <b>run</b> {e['run_id']}"
+        f"{attempt}</p>\n"
+        f'<p>Log: <a href="{e["log_url"]}">{e["log_url"]}</a></p>\n'
+        f'<p>Runbook: <a href="{e["runbook"]}">{e["runbook"]}</a></p>\n'
+    )
+
+
+def send_alert(subject: str, text: str, html: str) -> None:
+    """One mail, plain text and HTML alternatives, through the connection ``vaxreg_smtp``."""
+    from email import policy
+    from email.message import EmailMessage
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))  # subject on one line
+    msg["Subject"] = subject
+    msg["To"] = os.environ.get("VAXREG_ALERT_TO", "vaxreg-oncall@localhost")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    with SmtpHook(smtp_conn_id=SMTP_CONN_ID) as hook:
+        msg["From"] = os.environ.get("VAXREG_ALERT_FROM") or hook.from_email or "vaxreg-airflow@localhost"
+        client = hook._smtp_client
+        assert client is not None
+        client.send_message(msg)
+
+
+def failure_notifier(*, run_level: bool = False) -> Any:
+    """The failure mail of a task, or of a whole run (``run_level``: the DAG's on_failure_callback)."""
+    from airflow.sdk.bases.notifier import BaseNotifier
+
+    class FailureMailNotifier(BaseNotifier):
+        """Plain text + HTML: the reason in one line, the log link and the runbook link. Computed from
+        the context, no template: a DAG run's context has no ``ti`` nor ``exception``."""
+
+        template_fields = ()
+
+        def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+            """Nothing to render; and a run's callback gets a SerializedDAG without a template env."""
+
+        def notify(self, context: Any) -> None:
+            facts = alert_facts(context, run_level=run_level)
+            send_alert(facts["subject"], alert_text(facts), alert_html(facts))
+
+    return FailureMailNotifier()
 
 
 def chat_notifier() -> Any:
@@ -108,7 +201,7 @@ def failure_text(context: Any) -> str:
     return (
         f"[vaxreg] {dag_id}.{task_id} failed ({context.get('run_id')})\n"
         f"Reason: {context.get('exception') or context.get('reason') or 'see the log'}\n"
-        f"Runbook: {RUNBOOK_URL}#{dag_id}"
+        f"Runbook: {runbook_url()}#{dag_id}"
     )
 
 

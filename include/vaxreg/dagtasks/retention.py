@@ -10,6 +10,7 @@ from airflow.sdk import task
 def purge_tasks() -> Any:
     @task(multiple_outputs=False)
     def purge(**context: Any) -> dict[str, Any]:
+        from vaxreg import config
         from vaxreg.registry import ledger
         from vaxreg.retention import purge as retention
 
@@ -19,10 +20,11 @@ def purge_tasks() -> Any:
         )
         result = retention.purge(
             retention.logical_day(context),
-            dry_run=retention.dry_run_param(context["params"]["dry_run"]),
+            dry_run=retention.run_is_dry(context["params"]["dry_run"], context["dag_run"].run_type),
             run_id=context["run_id"],
             actor=actor,
             certificate=False,  # the next task writes it, from every attempt of the run
+            db_url=config.maintenance_database_url(),  # the owner: vault rows, old audit, VACUUM
         )
         for line in retention.format_result(result).splitlines():
             print(line)
@@ -39,7 +41,9 @@ def purge_tasks() -> Any:
         if summary["dry_run"]:
             print("dry run: no deletion certificate")
             return []
-        paths = write_certificate(context["run_id"])
+        from vaxreg import config
+
+        paths = write_certificate(context["run_id"], db_url=config.maintenance_database_url())
         print(f"deletion certificate: {', '.join(str(p) for p in paths)}")
         return [str(p) for p in paths]
 

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from vaxreg.identity.validators import municipality_check_digit
 
@@ -20,6 +21,8 @@ DEFAULT_MAX_LENGTH = 100
 
 class FileRejected(Exception):
     """A file-level error: the file is refused whole. The message is one line, no personal data."""
+
+    validation: Any = None  # the suite's results when a file-level expectation refused it
 
 
 @dataclass(frozen=True)

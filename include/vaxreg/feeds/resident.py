@@ -62,7 +62,7 @@ RESIDENT = Layout(
         "kojin_no",
         "notified_date",
         "prev_municipality_code",
-    ),  # feeds.md §2 "optional"; outputs.md §5.3
+    ),  # feeds.md §2; outputs.md §5.3 (event 10)
     max_length={"address": 200},
 )
 PURPOSE = "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"

@@ -190,21 +190,31 @@ def _write_sealed(
     key_ids: Sequence[str],
     sealed: Sequence[bytes],
     macs: Sequence[str],
+    *,
+    reseal: bool = False,
 ) -> int:
-    """Insert or replace sealed rows in one bulk statement (function call on PostgreSQL)."""
+    """Insert or replace sealed rows in one bulk statement (function call on PostgreSQL).
+
+    Refuses rows sealed with a key other than the one the vault holds (on PostgreSQL
+    the function ``put_numbers`` checks it, so a loader login cannot bypass it); only
+    the rotation (``reseal``, vault role) writes under a new key.
+    """
     if not atena:
         return 0
     now = _now_text()
     if is_postgres(conn):
         schema = schema_name(conn)
+        function = "reseal_numbers" if reseal else "put_numbers"
         return int(
             conn.exec_driver_sql(
-                f'SELECT "{schema}".put_numbers(%s, %s, %s, %s, %s)',
+                f'SELECT "{schema}".{function}(%s, %s, %s, %s, %s)',
                 (",".join(atena), ",".join(key_ids), ",".join(s.hex() for s in sealed), ",".join(macs), now),
             ).scalar_one()
         )
     from vaxreg.registry.db import bulk_insert
 
+    if not reseal:
+        _check_key_held(conn, set(key_ids))
     conn.exec_driver_sql(f"CREATE TEMP TABLE tmp_vault AS SELECT * FROM {VAULT_TABLE} WHERE 0")
     bulk_insert(
         conn,
@@ -245,6 +255,21 @@ def check_key(conn: Connection, key: VaultKey) -> None:
         raise VaultError(
             f"the vault key (id {key.id}) is not the key the vault holds (id {', '.join(held)}): "
             "check VAXREG_VAULT_KEY; use `vaxreg vault rotate-key` to change the key"
+        )
+
+
+def _check_key_held(conn: Connection, incoming: set[str]) -> None:
+    """SQLite's counterpart of the check in ``put_numbers``: one key per vault."""
+    if len(incoming) > 1:
+        raise VaultError(f"vault: one batch carries {len(incoming)} key ids")
+    marks = ", ".join("?" for _ in incoming)
+    held = conn.exec_driver_sql(
+        f"SELECT key_id FROM {VAULT_TABLE} WHERE key_id NOT IN ({marks}) LIMIT 1", tuple(incoming)
+    ).first()
+    if held is not None:
+        raise VaultError(
+            f"vault holds key {held[0]}, refusing to seal with key {min(incoming)}: configure the key in "
+            "force; only vault rotate-key changes it"
         )
 
 
@@ -315,5 +340,5 @@ def rotate(conn: Connection, old: VaultKey, new: VaultKey) -> dict[str, int]:
     atena = [a for a, _ in plain]
     sealed = [new.seal(a, n) for a, n in plain]
     macs = [new.lookup_hash(n) for _, n in plain]
-    _write_sealed(conn, atena, [new.id] * len(atena), sealed, macs)
+    _write_sealed(conn, atena, [new.id] * len(atena), sealed, macs, reseal=True)
     return {"rows": len(rows), "rotated": len(atena), "already": len(rows) - len(atena)}

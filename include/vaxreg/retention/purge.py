@@ -321,6 +321,14 @@ def logical_day(context: dict[str, Any]) -> dt.date:
     return when.astimezone(TZ).date()
 
 
+def run_is_dry(param: object, run_type: object) -> bool:
+    """A run of the ``retention_purge`` DAG: scheduled runs purge; any other run (triggered by hand,
+    a test) follows its ``dry_run`` param, which defaults to a dry run."""
+    if str(getattr(run_type, "value", run_type)) == "scheduled":
+        return False
+    return dry_run_param(param)
+
+
 def dry_run_param(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
