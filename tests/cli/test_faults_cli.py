@@ -133,3 +133,16 @@ def test_a_lost_database_connection_is_one_line(pg_url: str) -> None:
     line = failures.one_line(err.value)
     assert line is not None and line.startswith("the database connection was lost") and "\n" not in line
     assert failures.one_line(RuntimeError("a bug")) is None  # a bug keeps its traceback
+
+
+def test_a_dag_task_fails_with_the_one_line(tmp_path: Path) -> None:
+    """The feed tasks run their step inside ``failures.task_failure``: the task log ends with one
+    line, not the library's chain (a forbidden staging folder here)."""
+    from vaxreg import failures
+
+    with pytest.raises(failures.ExpectedFailure) as err, failures.task_failure():
+        (Path("/sys") / "vaxreg-staging").mkdir(parents=True)
+    assert str(err.value) == "permission denied: /sys/vaxreg-staging"
+    assert err.value.__suppress_context__ and err.value.__cause__ is None
+    with pytest.raises(KeyError), failures.task_failure():  # a bug is not dressed up
+        {}["x"]

@@ -121,6 +121,7 @@ HEADER_ONLY = [
     ("welfare", "TECHO_202604.csv"),
     ("vrs", "VRS_SUBJECTS_20260401.csv"),
     ("vrs", "VRS_RECORDS_20260401.csv"),
+    ("atena", "TOGO_20260401.csv"),
 ]
 
 

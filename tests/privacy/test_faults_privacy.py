@@ -116,8 +116,10 @@ def _hits(db_url: str) -> set[tuple[str, str, str]]:
     """(table, column, identifier) for every value of the schema holding an identifier of A."""
     from sqlalchemy import inspect
 
+    from helpers.db import vault_url
+
     found = set()
-    with db.transaction(db_url) as conn:
+    with db.transaction(vault_url(db_url)) as conn:  # the vault login reads the vault too
         tables = [(t, t) for t in inspect(conn).get_table_names()]
         if vault.schema_name(conn):
             tables += [(f"{vault.schema_name(conn)}.{t}", vault.table(conn)) for t in ("my_number_vault",)]
@@ -139,7 +141,7 @@ def test_purge_leaves_no_identifier_of_a_purged_person_in_any_table(
 
     from vaxreg.retention.purge import purge
 
-    from helpers.db import run
+    from helpers.db import owner_url, run
 
     source = f"file://{feed_root}"
     _deliver_history_of_a(feed_root)
@@ -157,6 +159,12 @@ def test_purge_leaves_no_identifier_of_a_purged_person_in_any_table(
     expected |= {"welfare_seiho_periods", "welfare_techo_periods"}
     assert expected <= before, f"the scenario did not reach {expected - before}"
 
-    purge(dt.date(2100, 1, 1), dry_run=False, run_id="purge-faults", db_url=db_url, certificate_dir=tmp_path)
+    purge(
+        dt.date(2100, 1, 1),
+        dry_run=False,
+        run_id="purge-faults",
+        db_url=owner_url(db_url),
+        certificate_dir=tmp_path,
+    )
     assert _hits(db_url) == set()
     assert rows(db_url, "SELECT atena_no FROM persons") == [(B,)]
