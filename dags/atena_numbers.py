@@ -21,21 +21,20 @@ Runbook: `docs/runbook.md#atena_numbers`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="atena_numbers",
+    description="Nightly integrated numbers (団体内統合宛名番号) from the common platform: validate, store",
     schedule="30 2 * * *",
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=2),
+    dagrun_timeout=dagrun_timeout("atena_numbers"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "feed:atena", "daily", "network"],

@@ -35,6 +35,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="clinic_records",
+    description="Monthly medical-association vaccination records (医師会): validate, match, load",
     dagrun_timeout=dagrun_timeout("clinic_records"),
     schedule="0 3 5 * *",
     start_date=START,

@@ -25,6 +25,7 @@ from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag
 
 @dag(
     dag_id="feed_deadlines",
+    description="Daily check that each monthly feed's file arrived by its deadline; alerts when late",
     dagrun_timeout=dagrun_timeout("feed_deadlines"),
     schedule="0 9 * * *",
     start_date=START,

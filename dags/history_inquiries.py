@@ -21,22 +21,21 @@ Runbook: `docs/runbook.md#history_inquiries`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import dag
 
 from vaxreg.dagtasks.assets import INTEGRATED_NUMBERS, PERSONS
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.outputs import output_tasks
 
 
 @dag(
     dag_id="history_inquiries",
+    description="History inquiries (接種歴照会) for qualifying move-ins: SHOKAI file to the network",
     schedule=(PERSONS | INTEGRATED_NUMBERS),
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=1),
+    dagrun_timeout=dagrun_timeout("history_inquiries"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "output:shokai", "network"],

@@ -38,6 +38,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="otherward_records",
+    description="Records from other wards (他区接種), twice a year: validate, match, load",
     dagrun_timeout=dagrun_timeout("otherward_records"),
     schedule="0 3 10 4,10 *",
     start_date=START,

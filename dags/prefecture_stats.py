@@ -19,21 +19,20 @@ Runbook: `docs/runbook.md#prefecture_stats`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import Param, dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.stats import stats_tasks
 
 
 @dag(
     dag_id="prefecture_stats",
+    description="Yearly statistics for the prefecture (STATS_FY): GX-checked, published once",
     schedule="0 6 10 4 *",
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=2),
+    dagrun_timeout=dagrun_timeout("prefecture_stats"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     params={

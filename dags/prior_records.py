@@ -18,21 +18,20 @@ Runbook: `docs/runbook.md#prior_records`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import dag
 
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.feed import feed_tasks
 
 
 @dag(
     dag_id="prior_records",
+    description="Replies to history inquiries (KAITO): checked like clinic rows, stored, inquiry closed",
     schedule="0 5 * * *",
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=2),
+    dagrun_timeout=dagrun_timeout("prior_records"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "feed:prior", "daily", "network"],

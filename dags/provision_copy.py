@@ -20,22 +20,21 @@ Runbook: `docs/runbook.md#provision_copy`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import dag
 
 from vaxreg.dagtasks.assets import DOSES, INTEGRATED_NUMBERS
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.outputs import output_tasks
 
 
 @dag(
     dag_id="provision_copy",
+    description="Provision copy (副本) of routine doses for the network: the day's A/U/D changes",
     schedule=(DOSES | INTEGRATED_NUMBERS),
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=2),
+    dagrun_timeout=dagrun_timeout("provision_copy"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "output:fukuhon", "network"],

@@ -17,21 +17,20 @@ Runbook: `docs/runbook.md#publish_forms`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import CronTriggerTimetable, dag
 
-from vaxreg.dagtasks.defaults import START, TIMEZONE, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, TIMEZONE, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.due import publish_task, refresh_task
 
 
 @dag(
     dag_id="publish_forms",
+    description="Monthly pre-examination forms (予診票) for the due doses: refresh, then publish once",
     schedule=CronTriggerTimetable("0 6 1 * *", timezone=TIMEZONE),
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=3),
+    dagrun_timeout=dagrun_timeout("publish_forms"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "output:forms", "monthly"],

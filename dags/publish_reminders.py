@@ -17,21 +17,20 @@ Runbook: `docs/runbook.md#publish_reminders`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import CronTriggerTimetable, dag
 
-from vaxreg.dagtasks.defaults import START, TIMEZONE, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, TIMEZONE, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.due import publish_task, refresh_task
 
 
 @dag(
     dag_id="publish_reminders",
+    description="Monthly reminders to the unvaccinated (未接種者勧奨): refresh, then publish once",
     schedule=CronTriggerTimetable("0 6 15 * *", timezone=TIMEZONE),
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=3),
+    dagrun_timeout=dagrun_timeout("publish_reminders"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "output:reminders", "monthly"],

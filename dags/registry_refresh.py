@@ -17,22 +17,21 @@ Runbook: `docs/runbook.md#registry_refresh`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.sdk import dag
 
 from vaxreg.dagtasks.assets import DOSES, PERSONS, WELFARE
-from vaxreg.dagtasks.defaults import START, default_args, on_dag_failure
+from vaxreg.dagtasks.defaults import START, dagrun_timeout, default_args, on_dag_failure
 from vaxreg.dagtasks.due import refresh_task
 
 
 @dag(
     dag_id="registry_refresh",
+    description="Due doses per resident (接種対象者), recomputed when persons, doses or welfare change",
     schedule=(PERSONS | DOSES | WELFARE),
     start_date=START,
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=dt.timedelta(hours=2),
+    dagrun_timeout=dagrun_timeout("registry_refresh"),
     default_args=default_args(),
     on_failure_callback=on_dag_failure(),
     tags=["vaxreg", "registry", "due"],

@@ -33,6 +33,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="resident_diff",
+    description="Nightly resident-registry changes (住民異動差分): fetch, validate, apply to the registry",
     dagrun_timeout=dagrun_timeout("resident_diff"),
     schedule="0 2 * * *",
     start_date=START,

@@ -36,6 +36,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="vrs_import",
+    description="VRS records and subjects (ワクチン接種記録システム): import, match, flags file back",
     dagrun_timeout=dagrun_timeout("vrs_import"),
     # Daily for files VRS drops ad hoc, and whenever the resident diff changed persons (the flags).
     schedule=AssetOrTimeSchedule(

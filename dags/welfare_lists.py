@@ -34,6 +34,7 @@ from vaxreg.dagtasks.feed import feed_tasks
 
 @dag(
     dag_id="welfare_lists",
+    description="Monthly welfare and disability snapshots (生活保護・障害者手帳): status periods",
     dagrun_timeout=dagrun_timeout("welfare_lists"),
     schedule="0 3 2 * *",
     start_date=START,

@@ -6,10 +6,16 @@
   (``vaxreg.dagtasks.notify.runbook_url``), so the UI and the mails never disagree.
 * **Review queue**: a FastAPI app mounted by the api-server at ``/vaxreg``; its page
   ``/vaxreg/review`` lists the open review items (id, feed, file, row, reason codes,
-  candidate atena_no: no names, privacy.md P3) and is framed in the UI under **Browse**
-  (external view with ``url_route``). Only a signed-in Airflow user sees it (Airflow's
-  own token check); each view is audited (P4). Items are resolved with
-  ``vaxreg review accept|reject`` (cli.md).
+  candidate atena_no: no names, privacy.md P3), paged, filtered by feed and reason, and is
+  framed in the UI under **Browse** (external view with ``url_route``). Only a signed-in Airflow
+  user sees it (Airflow's own token check); each view is audited (P4). Users holding a role in
+  ``VAXREG_REVIEW_ROLES`` (default ``admin``) also open an item (``/vaxreg/review/ID``: received
+  row and candidates, audited) and accept or reject it (``POST /vaxreg/review/ID/resolve``,
+  CSRF token), through the same functions as ``vaxreg review accept|reject``, with the Airflow
+  user as the resolver. The logic is :mod:`vaxreg.review.page`; this module is the HTTP glue.
+* **Data Docs**: ``/vaxreg/data-docs/`` serves the Great Expectations Data Docs site of the
+  validations (:mod:`vaxreg.quality.datadocs`; counts only) to signed-in users, framed under
+  **Browse**.
 * **Registry overview**: ``/vaxreg/overview`` in the same app, same protection, under **Browse**:
   counts only, read-only (persons by status, doses by source and month, coverage, review queue by
   age, quarantine rate per file); figures from ``vaxreg.outputs.overview``, page from
@@ -21,13 +27,15 @@ registry, SQLAlchemy and Airflow's security module are imported only when the pa
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vaxreg.dagtasks.notify import RUNBOOK_PATH
 
@@ -44,6 +52,14 @@ REVIEW_VIEW: dict[str, Any] = {
     "name": "Review queue (vaxreg)",
     "href": URL_PREFIX.lstrip("/") + "/review",  # relative to the api-server's base URL
     "url_route": "vaxreg-review",
+    "destination": "nav",
+    "category": "browse",
+}
+
+DATA_DOCS_VIEW: dict[str, Any] = {
+    "name": "Data Docs (vaxreg validations)",
+    "href": URL_PREFIX.lstrip("/") + "/data-docs/",
+    "url_route": "vaxreg-data-docs",
     "destination": "nav",
     "category": "browse",
 }
@@ -68,63 +84,122 @@ def runbook_page() -> HTMLResponse:
     return HTMLResponse(runbook.render(runbook.runbook_file().read_text(encoding="utf-8")))
 
 
-async def current_user(request: Request) -> str:
-    """The signed-in Airflow user (Airflow's token check: bearer header or the UI's cookie)."""
+async def current_user(request: Request) -> Any:
+    """The signed-in Airflow user (Airflow's token check: bearer header or the UI's cookie) as a
+    :class:`vaxreg.review.page.Reviewer` (name and role names)."""
     from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
+    from vaxreg.review.page import Reviewer, user_roles
+
     user = await get_user(request, None, await bearer_scheme(request))
-    return str(user.get_name())
+    return Reviewer(name=str(user.get_name()), roles=user_roles(user))
+
+
+CurrentUser = Annotated[Any, Depends(current_user)]
+
+# --- the review page (16.5): list for everyone signed in, show/resolve for the configured roles ---
+
+_NO_STORE = {"Cache-Control": "no-store", "Content-Security-Policy": "frame-ancestors 'self'"}
+_RANDOM_KEY = os.urandom(32)
+
+
+def csrf_key() -> bytes:
+    """The key of the review forms' CSRF tokens: ``VAXREG_UI_SECRET``, else Airflow's
+    ``[api_auth] jwt_secret`` (shared by every api-server worker), else one per process."""
+    secret = os.environ.get("VAXREG_UI_SECRET", "")
+    if not secret:
+        from airflow.configuration import conf
+
+        secret = conf.get("api_auth", "jwt_secret", fallback="") or ""
+    if not secret:
+        return _RANDOM_KEY
+    return hashlib.sha256(b"vaxreg review csrf\n" + secret.encode()).digest()
 
 
 @app.get("/review", response_class=HTMLResponse)
-def review_page(user: str = Depends(current_user), feed: str | None = None) -> HTMLResponse:
-    """The open review items as an HTML table; no names, no My Number."""
-    return HTMLResponse(render_review(user, feed))
+def review_page(
+    user: CurrentUser,
+    feed: str | None = None,
+    reason: str | None = None,
+    page: int = 1,
+    resolved: int | None = None,
+    decision: str | None = None,
+) -> HTMLResponse:
+    """The open review items, paged and filtered; no names, no My Number."""
+    from vaxreg.review.page import render_list
+
+    done = (
+        f"Review item {resolved} {decision}." if resolved and decision in ("accepted", "rejected") else None
+    )
+    text = render_list(user, feed=feed or None, reason=reason or None, page=page, done=done)
+    return HTMLResponse(text, headers=_NO_STORE)
 
 
-def render_review(user: str, feed: str | None = None, db_url: str | None = None) -> str:
-    from vaxreg.registry import db, ledger
-    from vaxreg.review import queue as review
+@app.get("/review/{item_id}", response_class=HTMLResponse)
+def review_item_page(item_id: int, user: CurrentUser) -> HTMLResponse:
+    """One item with its candidates and the accept/reject forms (resolvers only; audited)."""
+    from vaxreg.review.page import Refused, render_item
+    from vaxreg.review.queue import ReviewError
 
-    with db.transaction(db_url) as conn:
-        items = review.list_items(conn, feed=feed if feed in review.review_feeds() else None, status="open")
-        actor = ledger.Actor(dag_id="ui", run_id="plugin", task_id="review list", purpose=review.PURPOSE)
-        ledger.audit_event(conn, actor, "export", "review_items", {"rows": len(items), "by": user})
-    cells = (
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(v))}</td>"
-            for v in (
-                r.id,
-                r.feed,
-                r.file_name,
-                r.row_no,
-                str(r.reasons).replace(";", " "),
-                str(r.candidates).replace(";", " "),
-                str(r.recorded_at)[:19],
-            )
-        )
-        + "</tr>"
-        for r in items.itertuples()
-    )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("item", "feed", "file", "row", "reasons", "candidates (atena_no)", "recorded")
-    )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>vaxreg review queue</title>"
-        "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}</style></head><body>"
-        f"<h1>Review queue: {len(items)} open item(s)</h1>"
-        "<p>Resolve with <code>vaxreg review show ITEM</code>, then "
-        "<code>vaxreg review accept ITEM --atena-no N --note WHY</code> or "
-        "<code>vaxreg review reject ITEM --note WHY</code>; applied on the feed's next run.</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(cells)}</tbody></table></body></html>"
-    )
+    try:
+        return HTMLResponse(render_item(user, item_id, csrf_key()), headers=_NO_STORE)
+    except Refused as exc:
+        return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=403, headers=_NO_STORE)
+    except ReviewError as exc:
+        return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=404, headers=_NO_STORE)
+
+
+@app.post("/review/{item_id}/resolve", response_model=None)
+async def review_resolve(item_id: int, request: Request, user: CurrentUser) -> Response:
+    """Accept or reject from the page's form (CSRF token, resolver role); 303 back to the list."""
+    from vaxreg.review.page import Refused, render_item, resolve
+    from vaxreg.review.queue import ReviewError
+
+    if not _same_origin(request):
+        return HTMLResponse("<p>cross-site form refused</p>", status_code=403, headers=_NO_STORE)
+    form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    try:
+        resolve(user, item_id, form, csrf_key())
+    except Refused as exc:
+        return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=403, headers=_NO_STORE)
+    except ReviewError as exc:
+        try:
+            page = render_item(user, item_id, csrf_key(), error=str(exc))
+        except ReviewError:
+            return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=404, headers=_NO_STORE)
+        return HTMLResponse(page, status_code=409, headers=_NO_STORE)
+    verb = "accepted" if form.get("decision") == "accept" else "rejected"
+    return RedirectResponse(f"../../review?resolved={item_id}&decision={verb}", status_code=303)
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's ``Origin`` (when sent) must name this server (a second line behind the token)."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+# --- Data Docs (16.4): the validations' Great Expectations site, to signed-in users -----------------
+
+
+@app.get("/data-docs/{path:path}", response_model=None)
+def data_docs(path: str, user: CurrentUser) -> Response:
+    """A page of the Data Docs site (``vaxreg.config.data_docs_dir()``); counts only, no personal
+    data. Same protection as the review list: a signed-in Airflow user."""
+    from vaxreg import config
+
+    root = config.data_docs_dir().resolve()
+    target = (root / (path or "index.html")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(root) or target.suffix != ".html" or not target.is_file():
+        return HTMLResponse("<p>no such Data Docs page</p>", status_code=404)
+    return HTMLResponse(target.read_text(encoding="utf-8"), headers=_NO_STORE)
 
 
 @app.get("/overview", response_class=HTMLResponse)
-def overview_page(user: str = Depends(current_user)) -> HTMLResponse:
+def overview_page(user: CurrentUser) -> HTMLResponse:
     """The registry overview: counts only, read-only (vaxreg.outputs.overview)."""
     return HTMLResponse(render_overview())
 
@@ -139,8 +214,9 @@ def render_overview(db_url: str | None = None) -> str:
 
 
 class VaxregPlugin(AirflowPlugin):
-    """Navigation links: the runbook (``docs/runbook.md``), the review queue and the registry overview."""
+    """Navigation links: the runbook (``docs/runbook.md``), the review queue, the registry overview
+    and the Data Docs."""
 
     name = "vaxreg"
-    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, OVERVIEW_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
+    external_views = [RUNBOOK_VIEW, REVIEW_VIEW, OVERVIEW_VIEW, DATA_DOCS_VIEW]  # noqa: RUF012 - AirflowPlugin declares these as class attributes
     fastapi_apps = [{"name": "vaxreg review queue", "app": app, "url_prefix": URL_PREFIX}]  # noqa: RUF012

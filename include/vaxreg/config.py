@@ -29,6 +29,11 @@ def staging_dir() -> Path:
     return Path(os.environ.get("VAXREG_STAGING_DIR", var_dir() / "staging"))
 
 
+def data_docs_dir() -> Path:
+    """The Great Expectations Data Docs site of the validations (counts only, no values)."""
+    return Path(os.environ.get("VAXREG_DATA_DOCS_DIR", staging_dir() / "data-docs"))
+
+
 def expectations_dir() -> Path:
     return Path(os.environ.get("VAXREG_EXPECTATIONS_DIR", REPO_ROOT / "expectations"))
 

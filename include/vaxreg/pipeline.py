@@ -32,6 +32,8 @@ from vaxreg import config, feeds
 from vaxreg.feeds.layout import FileRejected, check_file_name
 from vaxreg.feeds.reader import duplicated, parse_csv
 from vaxreg.identity.validators import kojin_no_status
+from vaxreg.quality import datadocs
+from vaxreg.quality.suites import Validation
 from vaxreg.quality.validation import validated_table
 from vaxreg.registry import db, ledger
 from vaxreg.registry.schema import ingest_manifest
@@ -58,6 +60,7 @@ class FileWork:
     status: str = "listed"  # listed|fetched|duplicate|parsed|validated|applied|refused|held
     reason: str = ""
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    data_docs: str = ""  # the Data Docs page of its validation (path under the Airflow base URL)
 
     @property
     def work_dir(self) -> Path:
@@ -239,16 +242,26 @@ def validate(works: Works, actor: ledger.Actor, *, db_url: str | None = None) ->
     for i, w in enumerate(items):
         if w.status != "parsed":
             continue
+        kind = feeds.get(w.feed).kind_for(w.name)
         try:
-            kind = feeds.get(w.feed).kind_for(w.name)
             table, result = validated_table(kind, w.name, pq.read_table(w.staged))
         except FileRejected as exc:
+            if exc.validation is not None:
+                _data_docs(w, kind.suite, exc.validation, actor)
             _refuse(items, i, str(exc), actor, db_url)
             continue
+        _data_docs(w, kind.suite, result, actor)
         pq.write_table(table, w.work_dir / "validated.parquet")
         (w.work_dir / "validation.json").write_text(json.dumps(result.summary, indent=1))
         w.staged, w.status = str(w.work_dir / "validated.parquet"), "validated"
     return _dump(items)
+
+
+def _data_docs(w: FileWork, suite: str, result: Validation, actor: ledger.Actor) -> None:
+    """Keep the validation as a Data Docs page (counts only) and log where it is."""
+    page = datadocs.write_page(w.feed, w.name, w.sha256, suite, result.gx_results, actor.run_id)
+    w.data_docs = datadocs.ui_path(page)
+    log.info("%s: Data Docs %s (file %s)", w.name, w.data_docs, page)
 
 
 def _applied_elsewhere(w: FileWork, db_url: str | None) -> bool:
@@ -418,6 +431,11 @@ def today() -> dt.date:
     return dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
+def file_summaries(works: Works) -> list[dict[str, Any]]:
+    """One summary per file as they stand (no checks): what the report logs for a refusal too."""
+    return [w.summary() for w in _load(works)]
+
+
 def report(works: Works) -> list[dict[str, Any]]:
     """One summary per file; raises :class:`FeedRefused` when a file was refused."""
     items = _load(works)
@@ -433,7 +451,10 @@ def report(works: Works) -> list[dict[str, Any]]:
     if refused:
         held = sum(w.status == "held" for w in items)
         raise FeedRefused(
-            "; ".join(f"{w.name} refused: {w.reason}" for w in refused)
+            "; ".join(
+                f"{w.name} refused: {w.reason}" + (f" (Data Docs: {w.data_docs})" if w.data_docs else "")
+                for w in refused
+            )
             + (f" ({held} later file(s) held)" if held else "")
         )
     return [w.summary() for w in items]

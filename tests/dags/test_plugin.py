@@ -36,7 +36,7 @@ def test_plugin_links_the_runbook_in_the_navigation() -> None:
     from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
 
     views = _vaxreg_info()["external_views"]
-    assert len(views) == 3  # runbook, review queue, registry overview
+    assert len(views) == 4  # runbook, review queue, registry overview, Data Docs
     view = ExternalViewResponse(**views[0])  # what the UI's plugins endpoint serves
     assert view.href == RUNBOOK_HREF
     assert view.destination == "nav"
@@ -148,7 +148,10 @@ def test_review_page_lists_open_items_without_names(tmp_path: Path, monkeypatch)
 
     assert client.get("/review").status_code == 401  # no Airflow token: nothing shown
 
-    plugin.app.dependency_overrides[plugin.current_user] = lambda: "reviewer1"
+    from vaxreg.review.page import Reviewer
+
+    viewer = Reviewer("reviewer1", frozenset({"viewer"}))
+    plugin.app.dependency_overrides[plugin.current_user] = lambda: viewer
     page = client.get("/review")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
@@ -160,5 +163,36 @@ def test_review_page_lists_open_items_without_names(tmp_path: Path, monkeypatch)
         [(dag_id, task_id, detail)] = conn.exec_driver_sql(
             "SELECT dag_id, task_id, detail FROM audit_log WHERE table_name = 'review_items'"
         ).fetchall()
-    assert (dag_id, task_id, json.loads(detail)) == ("ui", "review list", {"by": "reviewer1", "rows": 1})
+    assert (dag_id, task_id) == ("ui", "review list")
+    assert json.loads(detail) == {"by": "reviewer1", "rows": 1, "feed": None, "reason": None, "page": 1}
+    assert "resolve" not in text.split("<tbody>")[1]  # no role: no resolve links
+    assert client.get("/review/1").status_code == 403
+    assert client.post("/review/1/resolve", data={"decision": "reject", "note": "x"}).status_code == 403
+    assert (
+        client.post(
+            "/review/1/resolve", data={"decision": "reject"}, headers={"Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
     db.engine(url).dispose()
+
+
+def test_plugin_serves_data_docs_to_signed_in_users(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from vaxreg.review.page import Reviewer
+
+    docs = tmp_path / "docs"
+    (docs / "clinic").mkdir(parents=True)
+    (docs / "index.html").write_text("<h1>Data Docs index</h1>", encoding="utf-8")
+    (docs / "clinic" / "ISHIKAI_202603.csv.abc.html").write_text("<h1>clinic page</h1>", encoding="utf-8")
+    (tmp_path / "secret.html").write_text("outside", encoding="utf-8")
+    monkeypatch.setenv("VAXREG_DATA_DOCS_DIR", str(docs))
+    plugin = _plugin_module()
+    client = TestClient(plugin.app)
+    assert client.get("/data-docs/").status_code == 401  # not signed in
+    plugin.app.dependency_overrides[plugin.current_user] = lambda: Reviewer("viewer1", frozenset({"viewer"}))
+    assert "Data Docs index" in client.get("/data-docs/").text
+    assert "clinic page" in client.get("/data-docs/clinic/ISHIKAI_202603.csv.abc.html").text
+    assert client.get("/data-docs/..%2Fsecret.html").status_code == 404
+    assert client.get("/data-docs/clinic/../../secret.html").status_code == 404

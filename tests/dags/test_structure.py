@@ -83,6 +83,25 @@ def test_production_modules_and_functions_stay_small() -> None:
     assert not too_long, too_long
 
 
+def test_every_dag_has_a_short_description(dagbag: Any) -> None:
+    """The DAG list shows ``description`` under each name (16.6): one line, what the DAG does."""
+    assert dagbag.dag_ids
+    for dag_id in dagbag.dag_ids:
+        text = dagbag.get_dag(dag_id).description or ""
+        assert 20 <= len(text) <= 120 and "\n" not in text, dag_id
+
+
+def test_make_airflow_runs_on_tokyo_time() -> None:
+    """``make airflow`` (and ``make demo``) start Airflow with Asia/Tokyo as its default timezone."""
+    import subprocess
+
+    out = subprocess.run(
+        ["make", "-n", "-p", "airflow"], cwd=REPO, capture_output=True, text=True, timeout=60
+    ).stdout
+    for target in ("airflow", "demo"):
+        assert f"{target}: AIRFLOW__CORE__DEFAULT_TIMEZONE = Asia/Tokyo" in out
+
+
 def test_every_dag_and_task_has_a_timeout(dagbag: Any) -> None:
     """Issue 16.3: a hung run or task ends (and mails) instead of blocking the next one."""
     import datetime as dt

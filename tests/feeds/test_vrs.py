@@ -141,6 +141,17 @@ def test_mixed_vouchers_resolution_and_review(feed_root: Path, vrs_root: str, db
         (9, "no_doses"),
     ]
 
+    # The summary (make demo, vaxreg stats) counts VRS doses and reviews under VRS, not under the
+    # clinic and other-ward records.
+    from vaxreg.outputs import exports
+    from vaxreg.registry import db
+
+    with db.transaction(db_url) as conn:
+        summary = exports.summary(conn)
+    v, w = summary["vaccinations"], summary["vrs_welfare"]
+    assert (v["doses"], v["review_open"], v["corrections"]) == (0, 0, 0)  # type: ignore[index]
+    assert w["vrs_doses"] > 0 and w["vrs_review_open"] > 0  # type: ignore[index,operator]
+
 
 def test_reimport_adds_nothing_and_changes_are_corrections(
     feed_root: Path, vrs_root: str, db_url: str

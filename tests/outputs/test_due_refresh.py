@@ -55,6 +55,11 @@ def test_refresh_residents_states_and_counts(db_url: str) -> None:
     again = due.refresh(actor(), day("2026-06-01"), db_url=db_url)  # rebuilt, not appended
     assert again.rows == result.rows == rows(db_url, "SELECT COUNT(*) FROM due_doses")[0][0]
     audit = "SELECT COUNT(*) FROM audit_log WHERE table_name = 'due_doses' AND action = 'update'"
+    if db_url.startswith("postgresql"):  # rebuilt after the load
+        names = (
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'due_doses' AND schemaname = current_schema()"
+        )
+        assert sorted(r[0] for r in rows(db_url, names)) == ["ix_due_doses_state", "uq_due_doses_slot"]
     assert rows(db_url, audit) == [(2,)]
 
 
@@ -73,3 +78,8 @@ def test_failed_checkpoint_rolls_the_refresh_back(db_url: str, monkeypatch: pyte
         due.refresh(actor(), day("2026-09-01"), db_url=db_url)
     assert rows(db_url, "SELECT COUNT(*) FROM due_refreshes") == [(1,)]
     assert rows(db_url, "SELECT COUNT(*) FROM due_doses") == [(first.rows,)]
+    if db_url.startswith("postgresql"):  # the indexes dropped for the load are back (or never left)
+        names = (
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'due_doses' AND schemaname = current_schema()"
+        )
+        assert sorted(r[0] for r in rows(db_url, names)) == ["ix_due_doses_state", "uq_due_doses_slot"]

@@ -94,6 +94,9 @@ def test_lead_time_and_b_class_in_april(root: Path, db_url: str) -> None:
     assert {r[13] for r in april if r[1] == ELDER} == {"1"}  # no welfare data: ordinary
     assert {r[13] for r in april if r[1] != ELDER} == {""} and {r[11] for r in april if r[1] == ELDER} == {""}
     assert ("08", "20") not in issued("YOSHIN_202604.csv", DT_JULY)
+    # Every open window never issued goes at once (how a move-in gets its forms): JE phase 2 opened
+    # at 9 years, long before this registry knew the child.
+    assert ("12", "20") in issued("YOSHIN_202604.csv", DT_JULY)
     publish("forms", db_url, source, "2026-06-01")  # DT window opens 15 July: 30 days' lead
     assert ("08", "20") in issued("YOSHIN_202606.csv", DT_JULY)
     assert ("08", "20") not in issued("YOSHIN_202606.csv", DT_AUG)

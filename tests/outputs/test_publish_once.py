@@ -201,6 +201,7 @@ def test_cli_run_reports_a_conflict_in_one_line(
     monkeypatch.setenv("VAXREG_HOME", str(tmp_path / "var"))
     monkeypatch.setenv("VAXREG_STAGING_DIR", str(tmp_path / "staging"))
     seed_flag_holders(db_url, P[:1])
+    (root / "outbox" / "vrs").mkdir(parents=True, exist_ok=True)  # the feed's folder, empty
     (root / "inbox" / "vrs").mkdir(parents=True)
     (root / "inbox" / "vrs" / FLAGS).write_bytes(b"x\n")
     done = subprocess.run(

@@ -129,7 +129,10 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
         key=lambda d: (d in DUE_DAGS, DUE_DAGS.index(d) if d in DUE_DAGS else 0, order.get(d, len(FIRST)), d),
     ):
         for day in ("2026-04-03", "2026-05-01") if dag_id == "retention_purge" else ("2026-04-03",):
-            run = dagbag.get_dag(dag_id).test(logical_date=pendulum.parse(day, tz="Asia/Tokyo"))
+            conf = {"dry_run": False} if dag_id == "retention_purge" else None  # by hand: dry by default
+            run = dagbag.get_dag(dag_id).test(
+                logical_date=pendulum.parse(day, tz="Asia/Tokyo"), run_conf=conf
+            )
             states[(dag_id, day)] = run.state
     assert states[("resident_diff", "2026-04-03")] == "failed"
     # No welfare snapshot of April was delivered by the 2nd: feed_deadlines mails it (file names only).
@@ -199,13 +202,17 @@ def test_canary_never_leaks(  # type: ignore[no-untyped-def]
     for name in NAMED_FILES:  # the canary did reach both files
         assert list((feed_root / "inbox").rglob(name)), name
     assert checked >= 12  # staged, validated, rejected Parquet and validation.json of two files, certificates
+    data_docs = list((staging / "data-docs").rglob("*.html"))  # searched above like every staging file
+    assert len(data_docs) >= 3, "the Data Docs site: its index and a page per validated file"
     assert list(landing.rglob("JUKI_DIFF_20260401.csv"))  # the raw inbound copy (under retention)
     for out in ("shokai/SHOKAI_20260403.csv", "fukuhon/FUKUHON_20260403.csv"):  # scanned above
         assert CANARY_INTEGRATED in (feed_root / "inbox" / out).read_text(encoding="utf-8"), out
 
     # 5. A purge two centuries on: staging and landing go, the living canary stays; its certificate and
     #    log are clean too.
-    run = dagbag.get_dag("retention_purge").test(logical_date=pendulum.parse("2227-01-01", tz="Asia/Tokyo"))
+    run = dagbag.get_dag("retention_purge").test(
+        logical_date=pendulum.parse("2227-01-01", tz="Asia/Tokyo"), run_conf={"dry_run": False}
+    )
     assert run.state == "success"
     after = capfd.readouterr()
     assert hits(after.out + after.err) == []

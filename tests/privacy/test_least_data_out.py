@@ -130,6 +130,7 @@ def test_outbound_file_holds_exactly_its_specified_columns(kind: str, tmp_path: 
     name, _ = outbound.publish(
         LocalSource(tmp_path), kind, table, date="20260402", month="202604", fy="2026", n="2"
     )
+    # utf-8-sig: forms and reminders carry a BOM (outputs.md §2, §3), which is not part of the header
     header = (tmp_path / "inbox" / layout.target / name).read_text(encoding="utf-8-sig").splitlines()[0]
     assert tuple(header.split(",")) == layout.columns
     with pytest.raises(outbound.OutboundError):

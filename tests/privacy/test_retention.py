@@ -122,12 +122,13 @@ def setup_registry(feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
     deliver(feed_root, "JUKI_DIFF_20260401.csv", registry_file())
     pipeline.report(pipeline.run_feed("resident", ACTOR, source_url=f"file://{feed_root}", db_url=db_url))
 
-    # Quarantine items around the 2-year cut-off (2024-05-01 00:00 JST), and one never resolved.
+    # Quarantine items recorded around the 2-year cut-off (2024-05-01 00:00 JST), and a recent one:
+    # quarantined rows are never resolved, they go 2 years after they were recorded.
     with db.transaction(db_url) as conn:
         q = [
             ("resolved_before", jst(2024, 4, 30, 23, 59, 59)),
             ("resolved_on", jst(2024, 5, 1, 0, 0, 0)),
-            ("open", None),
+            ("open", jst(2026, 4, 1)),
         ]
         insert_rows(
             conn,
@@ -140,8 +141,8 @@ def setup_registry(feed_root: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
                     "row_no": i,
                     "reasons": reason,
                     "raw_row": "{}",
-                    "recorded_at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
-                    "resolved_at": at and at.astimezone(dt.UTC),
+                    "recorded_at": at.astimezone(dt.UTC),
+                    "resolved_at": None,
                 }
                 for i, (reason, at) in enumerate(q, start=1)
             ],
@@ -192,8 +193,24 @@ def state(db_url: str) -> dict[str, object]:
         }
         if "doses" in all_metadata().tables:
             out["doses"] = sorted(r[0] for r in conn.exec_driver_sql("SELECT atena_no FROM doses"))
-    out["files"] = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    # The Data Docs site holds no personal data and is not under retention (decisions.md §56).
+    out["files"] = sorted(
+        str(p.relative_to(staging))
+        for p in staging.rglob("*")
+        if p.is_file() and "data-docs" not in p.relative_to(staging).parts
+    )
     return out
+
+
+def test_manual_runs_default_to_dry_run_scheduled_runs_purge() -> None:
+    assert retention.run_is_dry(True, "manual") and retention.run_is_dry("true", "asset_triggered")
+    assert not retention.run_is_dry(False, "manual")
+    assert not retention.run_is_dry(True, "scheduled")
+
+    class RunType:  # Airflow's DagRunType is a str enum
+        value = "scheduled"
+
+    assert not retention.run_is_dry(True, RunType())
 
 
 def figures(r: retention.RunResult) -> list[tuple]:
@@ -315,7 +332,7 @@ def test_a_living_resident_is_never_purged(
     assert after["persons"] == after["vault"] == ["0000000005", "0000000006"]
     if "doses" in after:
         assert after["doses"] == ["0000000005", "0000000005"]
-    assert after["quarantine"] == ["open"]
+    assert after["quarantine"] == []  # quarantined rows hold names: nothing is kept for ever
     assert [p.deleted for p in result.policies if p.policy == "deletion_log"] == [0]
     with db.transaction(db_url) as conn:
         assert audit.verify(conn).ok  # even with every old record gone, the chain continues from the anchor
@@ -350,11 +367,11 @@ def test_reviewed_policy_file_states_the_privacy_defaults() -> None:
     loaded, vacuum_mode = policies.load_policies()
     by = {p.name: p for p in loaded}
     assert (by["landing_raw_files"].period, by["staging_work_files"].period) == ("90 days", "90 days")
-    assert (by["quarantine_items"].basis, by["quarantine_items"].period) == ("after_resolution", "2 years")
+    assert (by["quarantine_items"].basis, by["quarantine_items"].period) == ("after_event", "2 years")
     assert by["audit_log"].period == "7 years"
     assert by["deletion_log"].period == "never"
     assert {by["deceased_persons"].basis, by["removed_persons"].basis} == {"after_death", "after_removal"}
-    assert "doses" in {t for t, _ in by["deceased_persons"].tables}
+    assert "doses" in {t[0] for t in by["deceased_persons"].tables}
     assert vacuum_mode in ("plain", "full")
 
 
@@ -375,7 +392,7 @@ def test_retention_purge_dag_schedule_param_and_dry_run(  # type: ignore[no-unty
 
     dag = dagbag.get_dag("retention_purge")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 4 1 * *", "Asia/Tokyo")
-    assert dag.params["dry_run"] is False
+    assert dag.params["dry_run"] is True  # triggered by hand: a dry run unless unticked
     assert [t.task_id for t in dag.topological_sort()] == ["purge", "certificate"]
 
     setup_registry(feed_root, db_url, monkeypatch)

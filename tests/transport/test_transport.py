@@ -109,9 +109,12 @@ def test_list_complete_marker_text_stripped(open_root: SourceFactory, root: Path
 
 
 def test_list_complete_empty_or_missing_feed(open_root: SourceFactory, root: Path) -> None:
+    """An empty feed folder lists nothing; a missing one is a wrong root or a folder not set up:
+    a one-line error, never a silent empty run (issue 15)."""
     with open_root(root) as src:
         assert src.list_complete("welfare") == []
-        assert src.list_complete("clinic") == []
+        with pytest.raises(TransportError, match=r"^no folder outbox/clinic under "):
+            src.list_complete("clinic")
 
 
 def test_download_returns_sha_and_bytes(open_root: SourceFactory, root: Path, tmp_path: Path) -> None:
@@ -158,7 +161,7 @@ def test_outbox_untouched_after_list_and_download(
         os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000), follow_symlinks=False)
     before = _snapshot(outbox)
     with open_root(root) as src:
-        for feed in ("resident", "welfare", "clinic", "otherward", "vrs"):
+        for feed in ("resident", "welfare"):
             for f in src.list_complete(feed):
                 src.download(feed, f.name, tmp_path / "dl" / feed / f.name)
         with pytest.raises(TransportError):

@@ -55,45 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """Failures an operator can act on: one line on stderr, exit 1."""
-    from vaxreg.outputs.due import DueCheckFailed
-    from vaxreg.outputs.forms import FormsError
-    from vaxreg.outputs.outbound import OutboundError
-    from vaxreg.pipeline import FeedRefused
-    from vaxreg.registry.vault import VaultError
-    from vaxreg.review.entries import EntryRefused
-    from vaxreg.review.queue import ReviewError
-    from vaxreg.transport import TransportError
-
-    return (
-        FeedRefused,
-        TransportError,
-        VaultError,
-        ReviewError,
-        DueCheckFailed,
-        FormsError,
-        OutboundError,
-        EntryRefused,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Quiet by default: an expected failure is the one line printed below; -v shows progress. The
+    # level is the handler's too: libraries that set their own loggers' level (Great Expectations
+    # logs INFO) stay quiet.
+    level = logging.INFO if args.verbose else logging.CRITICAL
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
     logging.basicConfig(
-        # Quiet by default: an expected failure is the one line printed below; -v shows progress.
-        level=logging.INFO if args.verbose else logging.CRITICAL,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]
     )
+    from vaxreg import failures
+
     try:
         return int(args.func(args))
-    except expected_errors() as exc:
-        print(f"vaxreg: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # e.g. `vaxreg export persons | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:  # expected failures: one line, exit 1 (vaxreg.failures); bugs raise
+        line = failures.one_line(exc)
+        if line is None:
+            raise
+        print(f"vaxreg: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

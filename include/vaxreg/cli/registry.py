@@ -32,10 +32,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         dag_id="cli", run_id=actor_run_id(None), task_id=f"export {args.what}", purpose=args.purpose
     )
     header, query = exports.QUERIES[args.what]
-    with db.transaction(args.database_url) as conn:
-        n = _write_csv(header, exports.stream(conn, query))
-        if args.what in exports.PERSONAL:
+    if args.what in exports.PERSONAL:  # P4: audited and committed before any data leaves
+        with db.transaction(args.database_url) as conn:
+            n = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM ({query}) AS q").scalar_one())
             ledger.audit_event(conn, actor, "export", args.what, {"rows": n})
+    with db.transaction(args.database_url) as conn:
+        _write_csv(header, exports.stream(conn, query))
     return 0
 
 

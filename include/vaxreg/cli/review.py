@@ -46,22 +46,12 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def cmd_review_show(args: argparse.Namespace) -> int:
-    from vaxreg.registry import db, ledger
+    from vaxreg.registry import db
     from vaxreg.review import queue as review
 
     with db.transaction(args.database_url) as conn:
-        item = review.show_item(conn, args.item)
-        actor = _review_actor("review show")
         # The received row and the candidates' demographics are personal data shown: audited (P4).
-        ledger.write_audit(
-            conn,
-            actor,
-            action="export",
-            table_name="review_items",
-            atena_no=[c["atena_no"] for c in item["candidates"]] or [None],
-            fields_changed=[None] * max(len(item["candidates"]), 1),
-            detail=[json.dumps({"item": args.item, "by": operator(args)})] * max(len(item["candidates"]), 1),
-        )
+        item = review.show_audited(conn, args.item, by=operator(args), actor=_review_actor("review show"))
     if args.json:
         print(json.dumps(item, ensure_ascii=False, indent=1))
         return 0

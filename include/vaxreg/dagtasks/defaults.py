@@ -24,6 +24,14 @@ RUN_TIMEOUTS = {
     "otherward_records": dt.timedelta(hours=12),
     "retention_purge": dt.timedelta(hours=12),
     "feed_deadlines": dt.timedelta(hours=3),
+    "atena_numbers": dt.timedelta(hours=8),
+    "history_inquiries": dt.timedelta(hours=4),
+    "prefecture_stats": dt.timedelta(hours=6),
+    "prior_records": dt.timedelta(hours=8),
+    "provision_copy": dt.timedelta(hours=6),
+    "publish_forms": dt.timedelta(hours=6),
+    "publish_reminders": dt.timedelta(hours=6),
+    "registry_refresh": dt.timedelta(hours=6),
 }
 
 

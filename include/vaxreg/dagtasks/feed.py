@@ -12,11 +12,34 @@ import logging
 from typing import Any
 
 from airflow.sdk import task
+from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from vaxreg.dagtasks import assets
 
 Works = list[dict[str, Any]]
 log = logging.getLogger("vaxreg")
+
+
+class FileRefused(SystemExit):
+    """A refused file ends the report task: an expected data problem, not a defect of the code.
+
+    Airflow's task runner logs a ``SystemExit`` as one line (``Task exited exit_code=<reason>``),
+    where any other exception gets a stack trace; :data:`NO_RETRY_ON_REFUSAL` fails it at once
+    (a retry would refuse the same bytes). ``str()`` is the reason, for the failure mail."""
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+
+NO_RETRY_ON_REFUSAL = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(
+            exception="vaxreg.dagtasks.feed.FileRefused",
+            action=RetryAction.FAIL,
+            reason="a refused file is a data problem: no retry",
+        )
+    ]
+)
 
 
 def actor(feed: str) -> Any:
@@ -45,29 +68,33 @@ def feed_tasks(feed: str, *, changes: tuple[str, ...], after_apply: tuple[str, .
 
     @task
     def fetch() -> Works:
-        from vaxreg import pipeline
+        from vaxreg import failures, pipeline
 
-        return pipeline.fetch(feed, actor(feed))
+        with failures.task_failure():  # an expected failure: one line in the task log
+            return pipeline.fetch(feed, actor(feed))
 
     @task
     def parse(works: Works) -> Works:
-        from vaxreg import pipeline
+        from vaxreg import failures, pipeline
 
-        return pipeline.parse(works, actor(feed))
+        with failures.task_failure():  # an expected failure: one line in the task log
+            return pipeline.parse(works, actor(feed))
 
     @task
     def validate(works: Works) -> Works:
-        from vaxreg import pipeline
+        from vaxreg import failures, pipeline
 
-        return pipeline.validate(works, actor(feed))
+        with failures.task_failure():  # an expected failure: one line in the task log
+            return pipeline.validate(works, actor(feed))
 
     @task(task_id="apply" if feed == "resident" else "load")
     def load(works: Works) -> Works:
         """The feed's accepted review items (even when no file arrived), then every validated file,
         each in one transaction."""
-        from vaxreg import pipeline
+        from vaxreg import failures, pipeline
 
-        return pipeline.apply(works, actor(feed), feed=feed)
+        with failures.task_failure():  # an expected failure: one line in the task log
+            return pipeline.apply(works, actor(feed), feed=feed)
 
     fetched: Any = fetch()  # XComArgs: the lists arrive when the tasks run
     parsed: Any = parse(fetched)
@@ -103,20 +130,22 @@ def _publish_task(feed: str, target: str) -> Any:
 
 
 def _report_task(feed: str, outlets: list[Any]) -> Any:
-    @task(outlets=outlets)
+    @task(outlets=outlets, retry_policy=NO_RETRY_ON_REFUSAL)
     def report(works: Works) -> list[dict[str, Any]]:
         """Log one line per file, attach the totals to the asset events, fail on a refused file.
 
-        A refused file is a data problem, not a transient one: it fails without retries."""
+        A refused file is a data problem, not a transient one: the per-file lines, then one
+        reason line, no stack trace, no retry (:class:`FileRefused`)."""
         from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
 
         from vaxreg import pipeline
 
         try:
             summaries = pipeline.report(works)
         except pipeline.FeedRefused as exc:
-            raise AirflowFailException(str(exc)) from None
+            for s in pipeline.file_summaries(works):
+                log.info("%s", s)
+            raise FileRefused(str(exc)) from None
         for s in summaries:
             log.info("%s", s)
         totals = {

@@ -20,7 +20,7 @@ def purge_tasks() -> Any:
         )
         result = retention.purge(
             retention.logical_day(context),
-            dry_run=retention.dry_run_param(context["params"]["dry_run"]),
+            dry_run=retention.run_is_dry(context["params"]["dry_run"], context["dag_run"].run_type),
             run_id=context["run_id"],
             actor=actor,
             certificate=False,  # the next task writes it, from every attempt of the run

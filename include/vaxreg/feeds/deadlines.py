@@ -5,7 +5,7 @@ when the sender is late, so lateness is checked on its own: from its due day on,
 file that is neither in the registry's manifest (applied, duplicate or refused) nor complete in
 ``outbox/<feed>/`` (data file and marker) is *missing*. The ``feed_deadlines`` DAG runs the
 check every morning and fails with one line per missing file, so the on-call mail repeats each
-day until the file comes (docs/runbook.md#feed_deadlines, decisions.md §52).
+day until the file comes (docs/runbook.md#feed_deadlines, decisions.md §62).
 """
 
 from __future__ import annotations

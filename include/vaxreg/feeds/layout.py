@@ -11,12 +11,18 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from vaxreg.identity.validators import municipality_check_digit
+
+# Longest value (characters) of any field unless its layout declares another (decisions: limits).
+DEFAULT_MAX_LENGTH = 100
 
 
 class FileRejected(Exception):
     """A file-level error: the file is refused whole. The message is one line, no personal data."""
+
+    validation: Any = None  # the suite's results when a file-level expectation refused it
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,18 @@ class Layout:
     optional: tuple[str, ...] = ()  # header names that may be absent (their column is then blank)
     monthly: bool = False  # the file name carries YYYYMM: the file date is the month's last day
     kind: str = ""  # which file of a feed with several layouts (welfare, vrs); "" = the feed itself
+    # Header name -> longest value in characters; other columns: DEFAULT_MAX_LENGTH. A longer
+    # value quarantines its row (``field_too_long``).
+    max_length: dict[str, int] = field(default_factory=dict)
 
     @property
     def fields(self) -> tuple[str, ...]:
         """Internal column names, in layout order."""
         return tuple(self.rename.get(c, c) for c in self.columns)
+
+    def limit(self, column: str) -> int:
+        """The longest value (characters) the header column ``column`` may hold."""
+        return self.max_length.get(column, DEFAULT_MAX_LENGTH)
 
     def file_date(self, name: str) -> dt.date:
         m = self.file_pattern.fullmatch(name)

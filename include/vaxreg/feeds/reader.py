@@ -28,6 +28,12 @@ from vaxreg.identity.validators import kojin_no_status
 
 # 12-digit runs are scrubbed from any raw text that is kept (privacy.md P3).
 _TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+# C0 control characters and DEL: never part of a received value (NUL cannot even be stored on
+# PostgreSQL); a value holding one quarantines its row as ``control_character``.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_PATTERN = "[\\x00-\\x1f\\x7f]"  # the same, for pyarrow's RE2
+# Longest raw text kept for a row cut out (an over-long field is not stored whole).
+_RAW_MAX = 2000
 
 
 def read_header(path: Path, encoding: str) -> list[str]:
@@ -56,8 +62,14 @@ class ParsedFile:
 
 
 def scrub(text: str) -> str:
-    """Raw text safe to keep: any 12-digit run (a possible My Number) is masked."""
-    return _TWELVE_DIGITS.sub("<removed>", text)
+    """Raw text safe to keep: any 12-digit run (a possible My Number) is masked and control
+    characters become U+FFFD (JSON escapes its own)."""
+    return _TWELVE_DIGITS.sub("<removed>", _CONTROL.sub("\ufffd", text.rstrip("\r\n")))
+
+
+def _cut(text: str, limit: int = _RAW_MAX) -> str:
+    """At most ``limit`` characters of a raw text kept for a row cut out."""
+    return text[:limit] + "…" if len(text) > limit else text
 
 
 def raw_row_json(row: dict[str, object], layout: Layout) -> str:
@@ -94,8 +106,73 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[bytes, list[int], list[tu
         except UnicodeDecodeError:
             if no == 1:
                 raise FileRejected(f"header is not valid {encoding}") from None
-            bad.append((no - 1, "encoding", scrub(line.decode(encoding, errors="replace").rstrip("\r"))))
+            bad.append((no - 1, "encoding", _cut(scrub(line.decode(encoding, errors="replace")))))
+    if bad and not any(not line.isascii() for line in good[1:]):
+        # Not one row with non-ASCII text decodes: the whole file is in another encoding.
+        raise FileRejected(
+            f"file is not {encoding}: {len(bad)} row(s) do not decode and none with non-ASCII text does"
+        )
     return b"\n".join(good), line_nos, bad
+
+
+def _physical_records(utf8: bytes) -> int:
+    """Non-empty lines after the header: the records a well-formed file holds (feeds.md §1)."""
+    if b"\n\n" not in utf8 and b"\n\r\n" not in utf8:
+        stripped = utf8.rstrip(b"\r\n")
+        return stripped.count(b"\n") if stripped else 0
+    lines = [line for line in utf8.split(b"\n") if line.rstrip(b"\r")]
+    return max(len(lines) - 1, 0)
+
+
+def _check_records(table: pa.Table, utf8: bytes, malformed: int) -> None:
+    """Refuse a file that does not parse into exactly its physical records (an unclosed quote
+    runs a value over the line ends and swallows the rows after it)."""
+    expected = _physical_records(utf8)
+    if table.num_rows + malformed != expected:
+        raise FileRejected(
+            f"{expected} record line(s) but {table.num_rows + malformed} parsed row(s): "
+            'an unbalanced quote (") runs over line ends'
+        )
+    for name in table.column_names:
+        if pc.any(pc.match_substring_regex(table.column(name), "[\r\n]")).as_py():
+            raise FileRejected(
+                f'column {name} holds a line break: an unbalanced quote (") runs over line ends'
+            )
+
+
+def _cut_bad_values(table: pa.Table, layout: Layout, rejected: list[tuple[int, str, str]]) -> pa.Table:
+    """Rows with a control character or a value over its column's limit are cut out with
+    ``control_character`` / ``field_too_long`` (decisions: limits of received values)."""
+    n = table.num_rows
+    control = np.zeros(n, dtype=bool)
+    too_long = np.zeros(n, dtype=bool)
+    header_of = {f: c for c, f in zip(layout.columns, layout.fields, strict=True)}
+    for name in table.column_names:
+        if name == "row_no" or name not in header_of:
+            continue
+        col = table.column(name)
+        control |= pc.fill_null(pc.match_substring_regex(col, _CONTROL_PATTERN), False).to_numpy(
+            zero_copy_only=False
+        )
+        too_long |= pc.fill_null(
+            pc.greater(pc.utf8_length(col), layout.limit(header_of[name])), False
+        ).to_numpy(zero_copy_only=False)
+    bad = control | too_long
+    if not bad.any():
+        return table
+    hidden = {*layout.sensitive, *(layout.rename.get(c, c) for c in layout.sensitive)}
+    for i in np.flatnonzero(bad):
+        row = table.slice(int(i), 1).to_pylist()[0]
+        reasons = ";".join(
+            r for r, m in (("control_character", control), ("field_too_long", too_long)) if m[i]
+        )
+        kept = {
+            k: (_cut(v, 200) if isinstance(v, str) else v)
+            for k, v in row.items()
+            if k not in hidden and k != "row_no"
+        }
+        rejected.append((row["row_no"], reasons, _cut(scrub(json.dumps(kept, ensure_ascii=False)))))
+    return table.filter(pa.array(~bad))
 
 
 def parse_csv(path: Path, layout: Layout, only: Sequence[str] | None = None) -> ParsedFile:
@@ -128,7 +205,7 @@ def parse_csv(path: Path, layout: Layout, only: Sequence[str] | None = None) -> 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         # row.number is the physical line in the decoded buffer (the header is line 1)
         line = line_nos[row.number - 1] if row.number and row.number <= len(line_nos) else 0
-        rejected.append((line - 1, "malformed_row", scrub(row.text)))
+        rejected.append((line - 1, "malformed_row", _cut(scrub(row.text))))
         return "skip"
 
     table = pacsv.read_csv(
@@ -143,6 +220,7 @@ def parse_csv(path: Path, layout: Layout, only: Sequence[str] | None = None) -> 
             null_values=[""],
         ),
     )
+    _check_records(table, utf8, sum(r[1] == "malformed_row" for r in rejected))
     for c in wanted:
         if c not in table.column_names:  # an optional column the sender left out
             table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
@@ -152,6 +230,7 @@ def parse_csv(path: Path, layout: Layout, only: Sequence[str] | None = None) -> 
     n_total = table.num_rows + len(rejected)
     row_nos = [n for n in range(1, n_total + 1) if n not in bad_rows] if bad_rows else range(1, n_total + 1)
     table = table.append_column("row_no", pa.array(row_nos, pa.int32()))
+    table = _cut_bad_values(table, layout, rejected)
     rejected.sort()
     return ParsedFile(table=table, rejected=rejected)
 

@@ -58,7 +58,12 @@ RESIDENT = Layout(
     ),
     encoding="utf-8",
     sensitive=("kojin_no",),
-    optional=("prev_municipality_code",),  # 転入前の地方公共団体コード (outputs.md §5.3), event 10 only
+    optional=(
+        "kojin_no",
+        "notified_date",
+        "prev_municipality_code",
+    ),  # feeds.md §2; outputs.md §5.3 (event 10)
+    max_length={"address": 200},
 )
 PURPOSE = "予防接種台帳の住民異動反映 (resident registry sync for vaccination affairs)"
 DATE_COLUMNS = (

@@ -83,6 +83,7 @@ OTHERWARD = Layout(
     date_format="%Y%m",
     rename=VACCINATION_COLUMNS | {"住所": "address"},
     optional=("住所",),
+    max_length={"住所": 200},
     monthly=True,
 )
 DATE_COLUMNS = ("birth_date", "dose_date")  # wareki (EYYMMDD), parsed by derived_columns

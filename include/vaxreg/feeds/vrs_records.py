@@ -113,7 +113,7 @@ def unpivot_vrs(table: pa.Table) -> tuple[pa.Table, list[tuple[int, str, str]]]:
         {int(c[1:].split("_", 1)[0]) for c in table.column_names if re.fullmatch(r"d[0-9]+_.+", c)}
     )
     parts = []
-    any_dose = pa.array([False] * table.num_rows)
+    any_dose = pa.array([False] * table.num_rows, pa.bool_())
     for n in groups:
         cols = [table.column(f"d{n}_{f}") for f in VRS_DOSE_FIELDS]
         present = pc.is_valid(cols[0])

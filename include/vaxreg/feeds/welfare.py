@@ -45,6 +45,7 @@ SEIHO = Layout(
     encoding="cp932",
     date_format="%Y%m",
     rename={"宛名番号": "atena_no", "ケース番号": "case_no", "開始日": "start_date", "廃止日": "end_date"},
+    optional=("廃止日",),  # feeds.md §3: "optional"
     monthly=True,
 )
 TECHO = Layout(
@@ -62,6 +63,7 @@ TECHO = Layout(
         "交付日": "issued_date",
         "有効期限": "expiry_date",
     },
+    optional=("障害部位", "有効期限"),  # feeds.md §3: "optional"
     monthly=True,
 )
 

@@ -54,6 +54,31 @@ class Refreshed:
         }
 
 
+_INDEXES = (
+    "ALTER TABLE due_doses ADD CONSTRAINT uq_due_doses_slot "
+    "UNIQUE (atena_no, vaccine_code, phase, dose_no, cycle)",
+    "CREATE INDEX ix_due_doses_state ON due_doses (state)",
+)
+
+
+def _empty_for_load(conn: Connection) -> None:
+    """Empty ``due_doses``; on PostgreSQL also drop its indexes, rebuilt once after the load
+    (:func:`_indexes_back`), cheaper than maintaining them row by row. Both inside the refresh's
+    transaction: a rollback restores table and indexes as they were."""
+    if not db.is_postgres(conn):
+        conn.exec_driver_sql("DELETE FROM due_doses")
+        return
+    conn.exec_driver_sql("TRUNCATE due_doses")
+    conn.exec_driver_sql("ALTER TABLE due_doses DROP CONSTRAINT uq_due_doses_slot")
+    conn.exec_driver_sql("DROP INDEX ix_due_doses_state")
+
+
+def _indexes_back(conn: Connection) -> None:
+    if db.is_postgres(conn):
+        for sql in _INDEXES:
+            conn.exec_driver_sql(sql)
+
+
 def _lap(clock: dict[str, float], phase: str, since: float) -> float:
     now = time.perf_counter()
     clock[phase] += now - since
@@ -154,7 +179,7 @@ def refresh(
     are computed in slices of ``chunk`` (atena_no ranges), each slice set-based."""
     rules = rules or default_rules()
     with db.transaction(db_url) as conn:
-        conn.exec_driver_sql("TRUNCATE due_doses" if db.is_postgres(conn) else "DELETE FROM due_doses")
+        _empty_for_load(conn)
         everyone = load_persons(conn, as_of)
         counts = dict.fromkeys(due_rules.STATES, 0)
         written = 0
@@ -169,6 +194,8 @@ def refresh(
             t = _lap(clock, "compute", t)
             written += db.bulk_insert(conn, "due_doses", _as_table(out))
             t = _lap(clock, "write", t)
+        _indexes_back(conn)
+        t = _lap(clock, "write", t)
         m = db.mark(conn)
         conn.exec_driver_sql(
             "INSERT INTO due_refreshes (as_of, rows, counts, run_id, refreshed_at) "
@@ -195,13 +222,17 @@ def checkpoint_frame(conn: Connection, as_of: dt.date, rules: Rules) -> pd.DataF
     """What the checkpoint validates: rows by (state, person status, a valid dose of the slot
     exists), and one ``children`` row: resident children lacking a routine series."""
     rows = conn.exec_driver_sql(
-        "SELECT d.state, COALESCE(p.status, 'unknown'), "
-        "CASE WHEN v.atena_no IS NULL THEN 0 ELSE 1 END, COUNT(*) "
-        "FROM due_doses d LEFT JOIN persons p ON p.atena_no = d.atena_no "
-        "LEFT JOIN (SELECT DISTINCT atena_no, vaccine_code, phase, dose_no FROM doses "
-        "WHERE off_schedule IS NULL OR off_schedule = '') v ON v.atena_no = d.atena_no "
-        "AND v.vaccine_code = d.vaccine_code AND v.phase = d.phase AND v.dose_no = d.dose_no "
-        "GROUP BY d.state, COALESCE(p.status, 'unknown'), CASE WHEN v.atena_no IS NULL THEN 0 ELSE 1 END"
+        "SELECT d.state, COALESCE(p.status, 'unknown'), COUNT(*) FROM due_doses d "
+        "LEFT JOIN persons p ON p.atena_no = d.atena_no GROUP BY d.state, COALESCE(p.status, 'unknown')"
+    ).fetchall()
+    # done rows without a valid dose of their slot (index lookups on the doses key, done rows only)
+    done_without = conn.exec_driver_sql(
+        "SELECT COALESCE(p.status, 'unknown'), COUNT(*) FROM due_doses d "
+        "LEFT JOIN persons p ON p.atena_no = d.atena_no WHERE d.state = 'done' AND NOT EXISTS "
+        "(SELECT 1 FROM doses v WHERE v.atena_no = d.atena_no AND v.vaccine_code = d.vaccine_code "
+        "AND v.phase = d.phase AND v.dose_no = d.dose_no "
+        "AND (v.off_schedule IS NULL OR v.off_schedule = '')) "
+        "GROUP BY COALESCE(p.status, 'unknown')"
     ).fetchall()
     series = due_rules.rules_in_force(rules, as_of)
     a_class = series[series["vaccine"].map(lambda v: rules.vaccines[v]["class"] == "A")]
@@ -215,7 +246,9 @@ def checkpoint_frame(conn: Connection, as_of: dt.date, rules: Rules) -> pd.DataF
         (_years_before(as_of, 20), as_of.isoformat(), expected),
     ).scalar_one()
     frame = pd.DataFrame(
-        [("state", s, st, int(h), int(n)) for s, st, h, n in rows] + [("children", "", "", 0, int(missing))],
+        [("state", s, st, 1, int(n)) for s, st, n in rows]
+        + [("state", "done", st, 0, int(n)) for st, n in done_without]
+        + [("children", "", "", 0, int(missing))],
         columns=["check", "state", "person_status", "has_valid_dose", "rows"],
     )
     return frame

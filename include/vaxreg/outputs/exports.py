@@ -105,11 +105,13 @@ def _vaccination_summary(conn: Connection) -> dict[str, int]:
         "accepted": one(
             f"SELECT SUM(accepted) FROM ingest_manifest WHERE feed IN {feeds} AND status = 'applied'"
         ),
-        "doses": one("SELECT COUNT(*) FROM doses"),
-        "off_schedule": one("SELECT COUNT(*) FROM doses WHERE off_schedule IS NOT NULL"),
-        "preliminary_only": one("SELECT COUNT(*) FROM preliminary_exams"),
+        "doses": one(f"SELECT COUNT(*) FROM doses WHERE source IN {feeds}"),
+        "off_schedule": one(
+            f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND off_schedule IS NOT NULL"
+        ),
+        "preliminary_only": one(f"SELECT COUNT(*) FROM preliminary_exams WHERE source IN {feeds}"),
         "quarantined": one(f"SELECT COUNT(*) FROM quarantine WHERE feed IN {feeds}"),
-        "review_open": one("SELECT COUNT(*) FROM review_items WHERE status = 'open'"),
+        "review_open": one(f"SELECT COUNT(*) FROM review_items WHERE feed IN {feeds} AND status = 'open'"),
         # How the stored doses of these feeds were put on their person (decided_by, decisions.md §33).
         "matched_deterministic": one(
             f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(deterministic)%%'"
@@ -120,7 +122,7 @@ def _vaccination_summary(conn: Connection) -> dict[str, int]:
         "matched_by_review": one(
             f"SELECT COUNT(*) FROM doses WHERE source IN {feeds} AND decided_by LIKE '%%(review decision)%%'"
         ),
-        "corrections": one("SELECT COUNT(*) FROM dose_history"),
+        "corrections": one(f"SELECT COUNT(*) FROM dose_history WHERE source IN {feeds}"),
         "fee_records": one("SELECT COUNT(*) FROM fee_details WHERE fee > 0"),
         "fee_total_yen": one("SELECT SUM(fee) FROM fee_details"),
         "fee_statements": one("SELECT COUNT(*) FROM fee_statements"),
@@ -172,11 +174,11 @@ def format_summary(s: dict[str, object]) -> str:
     if isinstance(v, dict):
         lines.append("Vaccination records (clinic + other wards)")
         lines.append(
-            f"  accepted {v['accepted']:,} (doses {v['doses']:,}, "
-            f"of which off-schedule {v['off_schedule']:,}; "
-            f"予診のみ {v['preliminary_only']:,}; corrections {v['corrections']:,})"
+            f"  rows accepted {v['accepted']:,}: doses stored {v['doses']:,} "
+            f"(off-schedule {v['off_schedule']:,}), examinations only (予診のみ) {v['preliminary_only']:,}; "
+            f"doses corrected {v['corrections']:,}"
         )
-        lines.append(f"  quarantined {v['quarantined']:,}; in review {v['review_open']:,}")
+        lines.append(f"  rows quarantined {v['quarantined']:,}; review items open {v['review_open']:,}")
         lines.append(
             f"  doses put on their person by 宛名番号 {v['matched_deterministic']:,}, "
             f"by the matcher {v['matched_probabilistic']:,}, by a reviewer {v['matched_by_review']:,}"
@@ -190,7 +192,7 @@ def format_summary(s: dict[str, object]) -> str:
         lines.append("VRS (COVID-19 special campaign, vaccine 31)")
         lines.append(
             f"  vouchers {w['vrs_vouchers']:,}; doses {w['vrs_doses']:,} of {w['vrs_persons']:,} persons "
-            f"(corrections {w['vrs_corrections']:,}); in review {w['vrs_review_open']:,}; "
+            f"(corrected {w['vrs_corrections']:,}); review items open {w['vrs_review_open']:,}; "
             f"flags sent {w['vrs_flags_sent']:,} in {w['vrs_flag_files']:,} file(s)"
         )
         lines.append("Welfare lists")

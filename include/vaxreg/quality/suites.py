@@ -25,6 +25,7 @@ import pyarrow as pa
 from vaxreg import config
 from vaxreg.feeds.layout import FileRejected, Layout
 from vaxreg.identity import dates
+from vaxreg.quality import datadocs
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Validation:
     reasons: list[str]  # per row: ';'-joined sorted reason codes, "" when the row passed
     file_errors: list[str] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)  # per expectation: reason, failed rows
+    gx_results: list[Any] = field(default_factory=list)  # GX results, counts only (Data Docs)
 
 
 def load_suite(name: str) -> dict[str, Any]:
@@ -128,6 +130,7 @@ def run_suite(df: pd.DataFrame, suite_name: str) -> Validation:
         result = batch.validate(
             suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
         )
+        out.gx_results += [datadocs.counts_only(r) for r in result.results]
         for r in result.results:
             meta = r.expectation_config.meta or {}
             reason, level = meta.get("reason", r.expectation_config.type), meta.get("level", "row")
@@ -154,5 +157,7 @@ def validate_table(
     df = validation_frame(table, date_columns, file_date)
     result = run_suite(df, suite_name)
     if result.file_errors:
-        raise FileRejected("file-level check failed: " + ", ".join(sorted(set(result.file_errors))))
+        exc = FileRejected("file-level check failed: " + ", ".join(sorted(set(result.file_errors))))
+        exc.validation = result
+        raise exc
     return result

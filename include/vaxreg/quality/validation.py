@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from vaxreg.feeds.layout import Layout
+from vaxreg.quality import datadocs
 from vaxreg.quality.suites import Validation, validate_table
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def _validate_in_slices(
             out = part
             continue
         out.reasons += part.reasons
+        datadocs.merge(out.gx_results, part.gx_results)
         for total, s in zip(out.summary, part.summary, strict=True):
             total["failed"] += s["failed"]
     assert out is not None

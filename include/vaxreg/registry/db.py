@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError
 
 from vaxreg import config
 
@@ -51,7 +52,10 @@ def _engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ValueError:  # e.g. a port that is not a number: never repeat the URL (it may hold a password)
+        raise ArgumentError("malformed database URL") from None
 
 
 def is_postgres(conn: Connection) -> bool:

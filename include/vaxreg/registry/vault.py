@@ -239,6 +239,25 @@ def _write_sealed(
     return len(atena)
 
 
+def key_ids(conn: Connection) -> list[str]:
+    """The ids of the keys the vault's rows are sealed with (one, except during a rotation)."""
+    if is_postgres(conn):  # the loading role may not read the table: a SECURITY DEFINER function
+        text = conn.exec_driver_sql(f'SELECT "{schema_name(conn)}".key_ids()').scalar_one()
+        return [k for k in (text or "").split(",") if k]
+    return [r[0] for r in conn.exec_driver_sql(f"SELECT DISTINCT key_id FROM {VAULT_TABLE} ORDER BY key_id")]
+
+
+def check_key(conn: Connection, key: VaultKey) -> None:
+    """Refuse ``key`` unless the vault is empty or holds rows sealed with it only: a second key
+    would leave numbers no one key can read. Rotation (:func:`rotate`) is the way to change it."""
+    held = [k for k in key_ids(conn) if k != key.id]
+    if held:
+        raise VaultError(
+            f"the vault key (id {key.id}) is not the key the vault holds (id {', '.join(held)}): "
+            "check VAXREG_VAULT_KEY; use `vaxreg vault rotate-key` to change the key"
+        )
+
+
 def _check_key_held(conn: Connection, incoming: set[str]) -> None:
     """SQLite's counterpart of the check in ``put_numbers``: one key per vault."""
     if len(incoming) > 1:
@@ -255,11 +274,23 @@ def _check_key_held(conn: Connection, incoming: set[str]) -> None:
 
 
 def put(
-    conn: Connection, atena_nos: Iterable[str], numbers: Iterable[str], key: VaultKey | None = None
+    conn: Connection,
+    atena_nos: Iterable[str],
+    numbers: Iterable[str],
+    key: VaultKey | None = None,
+    *,
+    check: bool = True,
 ) -> int:
-    """Store (or replace) the My Number of each person, encrypted, inside the caller's transaction."""
+    """Store (or replace) the My Number of each person, encrypted, inside the caller's transaction.
+
+    The key is checked against the one the vault holds before anything is written (``check``:
+    off only for the migration that creates the vault)."""
     key = key or current_key()
     atena, nums = list(atena_nos), list(numbers)
+    if not atena:
+        return 0
+    if check:
+        check_key(conn, key)
     nonces = os.urandom(NONCE_BYTES * len(atena))
     sealed = [
         key.seal(a, n, nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES])

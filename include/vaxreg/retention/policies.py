@@ -38,7 +38,9 @@ class Policy:
     table: str | None = None
     key: str | None = None
     date_column: str | None = None
-    tables: tuple[tuple[str, str], ...] = ()
+    # person tables: (table, key, column, through): rows whose ``column`` is the id of a row of
+    # ``through`` held by the person (or of no row any more); ("", "") for ``atena_no`` itself
+    tables: tuple[tuple[str, str, str, str], ...] = ()
 
     def cutoff(self, as_of: dt.date) -> dt.date | None:
         """The first day that is kept; None for ``never``."""
@@ -79,7 +81,12 @@ def load_policies(path: Path | None = None) -> tuple[list[Policy], str]:
             raise PolicyError(
                 f"{path.name}: policy {name!r}: period {period!r} (use 'N days', 'N years', never)"
             )
-        tables = tuple((str(t["table"]), str(t["key"])) for t in p.get("tables", []))
+        tables = tuple(
+            (str(t["table"]), str(t["key"]), str(t.get("column", "")), str(t.get("through", "")))
+            for t in p.get("tables", [])
+        )
+        if any(bool(t[2]) != bool(t[3]) for t in tables):
+            raise PolicyError(f"{path.name}: policy {name!r}: column and through go together")
         if kind == "files" and p.get("area") not in ("landing", "work"):
             raise PolicyError(f"{path.name}: policy {name!r}: area must be landing or work")
         if kind == "rows" and not (p.get("table") and p.get("key") and p.get("date_column")):

@@ -173,14 +173,17 @@ def _persons(conn: Connection, p: Policy, res: PolicyResult, cutoff: dt.date, dr
     params = (*statuses, cutoff if db.is_postgres(conn) else cutoff.isoformat())
     keys: list[str] = []
     skipped = []
-    for name, key in p.tables:
+    for name, key, column, through in p.tables:  # through: "table" or "table.column"
+        other, _, other_key = through.partition(".")
         table = _table_sql(conn, name)
-        if table is None:
+        if table is None or (other and _table_sql(conn, other) is None):
             skipped.append(name)
             continue
         where = f"atena_no IN ({who})"
+        if other:  # rows keyed by a column of the person's rows in another table
+            where = f"{column} IN (SELECT {other_key or 'id'} FROM {other} WHERE {where})"
         found = [str(r[0]) for r in conn.exec_driver_sql(f"SELECT {key} FROM {table} WHERE {where}", params)]
-        res.counts[name] = len(found)
+        res.counts[name] = res.counts.get(name, 0) + len(found)
         keys += [f"{name}:{k}" for k in found]
         if not dry_run and found:
             _delete_exactly(conn, table, where, params, len(found))
@@ -316,6 +319,14 @@ def logical_day(context: dict[str, Any]) -> dt.date:
     """The run's logical date in Asia/Tokyo (never the clock): logical_date, else run_after."""
     when = context.get("logical_date") or context["dag_run"].run_after
     return when.astimezone(TZ).date()
+
+
+def run_is_dry(param: object, run_type: object) -> bool:
+    """A run of the ``retention_purge`` DAG: scheduled runs purge; any other run (triggered by hand,
+    a test) follows its ``dry_run`` param, which defaults to a dry run."""
+    if str(getattr(run_type, "value", run_type)) == "scheduled":
+        return False
+    return dry_run_param(param)
 
 
 def dry_run_param(value: object) -> bool:

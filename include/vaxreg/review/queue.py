@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, literal, select, update
 
 from vaxreg import feeds
 from vaxreg.feeds.reader import scrub
@@ -71,6 +71,49 @@ def list_items(conn: Connection, *, feed: str | None = None, status: str | None 
     return pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=LIST_COLUMNS)
 
 
+def _reason_filter(reason: str) -> Any:
+    """Items whose ``;``-joined reason codes include ``reason`` (the same SQL on both databases)."""
+    return (literal(";") + review_items.c.reasons + literal(";")).like(f"%;{reason};%")
+
+
+def list_page(
+    conn: Connection,
+    *,
+    feed: str | None = None,
+    reason: str | None = None,
+    status: str | None = "open",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[pd.DataFrame, int]:
+    """One page of :func:`list_items` (by id), filtered by feed and reason code; and the count of
+    all matching items."""
+    if status is not None and status not in STATUSES:
+        raise ReviewError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
+    conds = [review_items.c.status == status] if status is not None else []
+    if feed is not None:
+        conds.append(review_items.c.feed == feed)
+    if reason:
+        conds.append(_reason_filter(reason))
+    where = and_(True, *conds)
+    total = int(conn.execute(select(func.count()).select_from(review_items).where(where)).scalar_one())
+    q = (
+        select(*(review_items.c[c] for c in LIST_COLUMNS))
+        .where(where)
+        .order_by(review_items.c.id)
+        .offset(max(offset, 0))
+        .limit(max(limit, 1))
+    )
+    return pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=LIST_COLUMNS), total
+
+
+def reason_codes(conn: Connection, *, status: str | None = "open") -> list[str]:
+    """The reason codes present among the items of ``status`` (for a filter), sorted."""
+    q = select(review_items.c.reasons).distinct()
+    if status is not None:
+        q = q.where(review_items.c.status == status)
+    return sorted({c for (r,) in conn.execute(q) for c in (r or "").split(";") if c})
+
+
 def _item(conn: Connection, item_id: int, *, lock: bool = False) -> Any:
     q = select(review_items).where(review_items.c.id == item_id)
     if lock and conn.dialect.name == "postgresql":
@@ -112,6 +155,23 @@ def show_item(conn: Connection, item_id: int) -> dict[str, Any]:
         c["score"] = {k: v for k, v in s.items() if k not in ("atena_no", "weight")} if s else None
         cands.append(c)
     item["candidates"] = cands
+    return item
+
+
+def show_audited(conn: Connection, item_id: int, *, by: str, actor: ledger.Actor) -> dict[str, Any]:
+    """:func:`show_item`, audited (P4): the received row and the candidates' demographics are
+    personal data shown to ``by`` (``vaxreg review show`` and the review page)."""
+    item = show_item(conn, item_id)
+    n = max(len(item["candidates"]), 1)
+    ledger.write_audit(
+        conn,
+        actor,
+        action="export",
+        table_name="review_items",
+        atena_no=[c["atena_no"] for c in item["candidates"]] or [None],
+        fields_changed=[None] * n,
+        detail=[json.dumps({"item": item_id, "by": by})] * n,
+    )
     return item
 
 

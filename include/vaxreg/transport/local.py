@@ -56,8 +56,8 @@ class LocalSource(Source):
         folder = self.root / _OUTBOX / feed
         try:
             entries = {e.name: e for e in os.scandir(folder)}
-        except FileNotFoundError:
-            return []
+        except FileNotFoundError:  # a wrong root, or a sender's folder not set up: never silent
+            raise TransportError(f"no folder outbox/{feed} under {self.describe()}") from None
         except OSError as exc:
             raise TransportError(f"cannot list outbox/{feed}: {_one_line(exc)}") from exc
         files: list[RemoteFile] = []

@@ -167,8 +167,8 @@ class SftpSource(Source):
             try:
                 entries = {a.filename: a for a in sftp.listdir_attr(folder)}
             except OSError as exc:
-                if _is_missing(exc):
-                    return []
+                if _is_missing(exc):  # a wrong root, or a sender's folder not set up: never silent
+                    raise TransportError(f"no folder outbox/{feed} under {self.describe()}") from None
                 raise
             files: list[RemoteFile] = []
             for name in sorted(entries):

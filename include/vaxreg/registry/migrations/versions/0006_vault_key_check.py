@@ -8,7 +8,7 @@
 * SQLite has no roles: the same check is made in :mod:`vaxreg.registry.vault`.
 
 Revision ID: 0006_vault_key_check
-Revises: 0002_privacy
+Revises: 0003_vault_key
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from vaxreg.registry import vault
 
 revision = "0006_vault_key_check"
-down_revision = "0002_privacy"
+down_revision = "0003_vault_key"  # after the key-id check the pipeline reads
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """loader may truncate due_doses: the registry refresh rebuilds it whole as the pipeline's login
 
-The pipeline runs as a login in ``vaxreg_loader`` (decisions.md §48), which has SELECT,
+The pipeline runs as a login in ``vaxreg_loader`` (decisions.md §58), which has SELECT,
 INSERT, UPDATE and DELETE on the registry tables; ``outputs.due.refresh`` empties
 ``due_doses`` with ``TRUNCATE`` (PostgreSQL) before writing it again.
 
