@@ -36,12 +36,13 @@ BENCH_REFRESH_PERSONS ?= 1000000
 BENCH_REFRESH_DOSES ?= 20
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help install airflow-db browser demo test airflow bench lint clean
+.PHONY: help install airflow-db browser demo test stack-test airflow bench lint clean
 .PHONY: bench-match bench-refresh
 
 help:
 	@echo "make demo     set up, generate a municipality, run every DAG with 'airflow dags test', print a summary"
 	@echo "make test     set up and run the whole test suite (needs PostgreSQL on 127.0.0.1:5432)"
+	@echo "make stack-test  only the Celery stack test (also in make test): five Airflow processes, Redis, PostgreSQL"
 	@echo "make airflow  start the Airflow UI on :8080 (airflow standalone, parallelism $(AIRFLOW__CORE__PARALLELISM))"
 	@echo "make bench    benchmarks beside a bare COPY in the same run: resident feed (BENCH_PERSONS=$(BENCH_PERSONS), also"
 	@echo "              beside pandas.to_sql), VRS import (BENCH_PERSONS persons) and clinic records"
@@ -88,6 +89,11 @@ browser: $(CHROMIUM)
 
 test: airflow-db browser
 	$(BIN)/pytest
+
+# Only the Celery stack test (also part of `make test`): api-server, scheduler, dag-processor,
+# triggerer and a Celery worker on the machine's Redis (db 13) and PostgreSQL; logs in var/stack-test/.
+stack-test: install
+	$(BIN)/pytest tests/stack -q
 
 # The DAGs run on Asia/Tokyo: so do the UI's times and naive dates (docker-compose.yaml sets it too).
 airflow demo: export AIRFLOW__CORE__DEFAULT_TIMEZONE = Asia/Tokyo

@@ -10,7 +10,7 @@ from pathlib import Path
 from vaxreg.registry import db, ledger
 from vaxreg.retention import purge as retention
 
-from helpers.db import rows
+from helpers.db import owner_url, rows
 from helpers.exchange import DAY1, DAY2, number, publish, read_out, seed_doses, seed_persons
 
 GONE, STAYS = "5000000001", "5000000002"
@@ -44,7 +44,11 @@ def test_purged_person_goes_out_as_d(db_url: str, feed_root: Path) -> None:
     assert len(read_out(feed_root, "fukuhon", "FUKUHON_20260601.csv")) == 2
 
     retention.purge(
-        dt.date(2026, 6, 2), dry_run=False, run_id="purge", db_url=db_url, certificate_dir=feed_root / "c"
+        dt.date(2026, 6, 2),
+        dry_run=False,
+        run_id="purge",
+        db_url=owner_url(db_url),
+        certificate_dir=feed_root / "c",
     )
     for table in ("integrated_numbers", "move_ins", "history_inquiries", "doses", "persons"):
         assert rows(db_url, f"SELECT DISTINCT atena_no FROM {table}") == [(STAYS,)], table
@@ -54,6 +58,10 @@ def test_purged_person_goes_out_as_d(db_url: str, feed_root: Path) -> None:
     ]
     # the closed sent rows of the purged dose go 7 years after its D was sent (the clock: now)
     retention.purge(
-        dt.date(2034, 6, 3), dry_run=False, run_id="later", db_url=db_url, certificate_dir=feed_root / "d"
+        dt.date(2034, 6, 3),
+        dry_run=False,
+        run_id="later",
+        db_url=owner_url(db_url),
+        certificate_dir=feed_root / "d",
     )
     assert rows(db_url, "SELECT DISTINCT integrated_no FROM provision_sent") == [(number(STAYS),)]

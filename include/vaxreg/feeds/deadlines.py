@@ -76,8 +76,14 @@ def missing(day: dt.date, *, source_url: str | None = None, db_url: str | None =
                 f"SELECT file_name FROM ingest_manifest WHERE file_name IN ({marks})", tuple(names)
             )
         }
+    from vaxreg.transport.base import TransportError
+
     arrived: set[str] = set()
     with open_source(source_url or config.source_url()) as src:
         for feed in sorted({m.feed for m in due}):
-            arrived |= {f.name for f in src.list_complete(feed)}
+            try:
+                arrived |= {f.name for f in src.list_complete(feed)}
+            except TransportError as exc:  # no outbox/<feed> yet: nothing arrived; else a real failure
+                if "no folder" not in str(exc):
+                    raise
     return [m for m in due if m.name not in known and m.name not in arrived]
