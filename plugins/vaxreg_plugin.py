@@ -177,7 +177,8 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    hosts = {request.headers.get("host", ""), *request.headers.get("x-forwarded-host", "").split(",")}
+    return urlsplit(origin).netloc in {h.strip() for h in hosts if h.strip()}
 
 
 # --- Data Docs (16.4): the validations' Great Expectations site, to signed-in users -----------------
