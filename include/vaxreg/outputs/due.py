@@ -54,29 +54,11 @@ class Refreshed:
         }
 
 
-_INDEXES = (
-    "ALTER TABLE due_doses ADD CONSTRAINT uq_due_doses_slot "
-    "UNIQUE (atena_no, vaccine_code, phase, dose_no, cycle)",
-    "CREATE INDEX ix_due_doses_state ON due_doses (state)",
-)
-
-
 def _empty_for_load(conn: Connection) -> None:
-    """Empty ``due_doses``; on PostgreSQL also drop its indexes, rebuilt once after the load
-    (:func:`_indexes_back`), cheaper than maintaining them row by row. Both inside the refresh's
-    transaction: a rollback restores table and indexes as they were."""
-    if not db.is_postgres(conn):
-        conn.exec_driver_sql("DELETE FROM due_doses")
-        return
-    conn.exec_driver_sql("TRUNCATE due_doses")
-    conn.exec_driver_sql("ALTER TABLE due_doses DROP CONSTRAINT uq_due_doses_slot")
-    conn.exec_driver_sql("DROP INDEX ix_due_doses_state")
-
-
-def _indexes_back(conn: Connection) -> None:
-    if db.is_postgres(conn):
-        for sql in _INDEXES:
-            conn.exec_driver_sql(sql)
+    """Empty ``due_doses`` inside the refresh's transaction (a rollback restores it). Its indexes
+    stay: dropping them needs table ownership, and the pipeline login does not own tables
+    (decisions §58)."""
+    conn.exec_driver_sql("TRUNCATE due_doses" if db.is_postgres(conn) else "DELETE FROM due_doses")
 
 
 def _lap(clock: dict[str, float], phase: str, since: float) -> float:
@@ -194,8 +176,6 @@ def refresh(
             t = _lap(clock, "compute", t)
             written += db.bulk_insert(conn, "due_doses", _as_table(out))
             t = _lap(clock, "write", t)
-        _indexes_back(conn)
-        t = _lap(clock, "write", t)
         m = db.mark(conn)
         conn.exec_driver_sql(
             "INSERT INTO due_refreshes (as_of, rows, counts, run_id, refreshed_at) "
