@@ -122,13 +122,19 @@ def reissues(conn: Connection, rules: Rules | None = None) -> pd.DataFrame:
     return out
 
 
+def guardian_names(people: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """``guardian_name`` of §2 (and §3): the householder's name for a person under 16 on ``day``,
+    else empty."""
+    birth = pd.to_datetime(people["birth_date"]).to_numpy(dtype="datetime64[D]")
+    minor = np.datetime64(day, "D") < add_months(birth, 12 * GUARDIAN_BEFORE_YEARS)
+    return np.where(minor, people["householder_name"].fillna("").to_numpy(dtype=object), "")
+
+
 def file_table(conn: Connection, forms: pd.DataFrame, day: dt.date) -> pa.Table:
     """The file's rows, numbered ``YYYYMM`` + 6 digits in their order."""
     k = len(forms)
     month = day.strftime("%Y%m")
-    birth = pd.to_datetime(forms["birth_date"]).to_numpy(dtype="datetime64[D]")
-    minor = np.datetime64(day, "D") < add_months(birth, 12 * GUARDIAN_BEFORE_YEARS)
-    guardian = np.where(minor, forms["householder_name"].fillna("").to_numpy(dtype=object), "")
+    guardian = guardian_names(forms, day)
     b_class = forms["b_class"].to_numpy(dtype=bool)
     pay = welfare.self_pay_class(
         conn, forms["atena_no"].reset_index(drop=True), np.full(k, np.datetime64(day, "D"))

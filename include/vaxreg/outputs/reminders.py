@@ -23,8 +23,8 @@ import pyarrow as pa
 from sqlalchemy import Connection
 
 from vaxreg.outputs import outbound
+from vaxreg.outputs.forms import guardian_names
 from vaxreg.registry import db, ledger
-from vaxreg.rules.calendar import add_months
 from vaxreg.rules.table import Rules, default_rules
 from vaxreg.transport import Source
 
@@ -45,7 +45,6 @@ COLUMNS = (
 outbound.register(
     "reminders", outbound.OutboundLayout("reminders", "REMINDERS_{date}.csv", COLUMNS, True, "\r\n")
 )
-GUARDIAN_BEFORE_YEARS = 16
 _SLOT = ["atena_no", "vaccine_code", "phase", "dose_no", "cycle"]
 _VACCINE_KEYS = ("vaccine_code", "予防接種種別コード")  # where a review item's received row names it
 
@@ -120,9 +119,7 @@ def candidates(conn: Connection, day: dt.date, rules: Rules | None = None) -> pd
 
 def file_table(reminders: pd.DataFrame, day: dt.date) -> pa.Table:
     k = len(reminders)
-    birth = pd.to_datetime(reminders["birth_date"]).to_numpy(dtype="datetime64[D]")
-    minor = np.datetime64(day, "D") < add_months(birth, 12 * GUARDIAN_BEFORE_YEARS)
-    guardian = np.where(minor, reminders["householder_name"].fillna("").to_numpy(dtype=object), "")
+    guardian = guardian_names(reminders, day)  # as the forms (outputs.md §3: "as §2")
 
     def text(col: str) -> pa.Array:
         return pa.array(reminders[col].fillna("").astype(str).to_numpy(dtype=object), pa.string())
