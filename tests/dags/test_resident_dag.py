@@ -19,8 +19,12 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dagbag.dag_ids, "no DAG found"
 
 
+NO_RETRY = {("feed_deadlines", "check_arrivals")}
+
+
 def test_every_dag_is_operable(dagbag) -> None:  # type: ignore[no-untyped-def]
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    def mails(callbacks) -> bool:  # type: ignore[no-untyped-def]  # dagtasks.notify.failure_notifier
+        return any(type(cb).__name__ == "FailureMailNotifier" for cb in callbacks or [])
 
     for dag_id, dag in dagbag.dags.items():
         assert Path(dag.fileloc).stem == dag_id, "DAG file named after its DAG"
@@ -28,12 +32,12 @@ def test_every_dag_is_operable(dagbag) -> None:  # type: ignore[no-untyped-def]
         assert dag.doc_md and len(dag.doc_md) > 200, dag_id
         assert dag.max_active_runs == 1, dag_id
         assert str(dag.timezone) == "Asia/Tokyo", dag_id
-        assert any(isinstance(cb, SmtpNotifier) for cb in dag.on_failure_callback or []), dag_id
+        assert mails(dag.on_failure_callback), dag_id
         for t in dag.tasks:
             assert t.owner == "vaxreg", (dag_id, t.task_id)
-            assert t.retries >= 2, (dag_id, t.task_id)
-            callbacks = t.on_failure_callback or []
-            assert any(isinstance(cb, SmtpNotifier) for cb in callbacks), (dag_id, t.task_id)
+            # a late-file check fails at once, one line per late file (dags/feed_deadlines.py)
+            assert t.retries >= 2 or (dag_id, t.task_id) in NO_RETRY, (dag_id, t.task_id)
+            assert mails(t.on_failure_callback), (dag_id, t.task_id)
 
 
 def test_resident_diff_schedule_and_outlet(dagbag) -> None:  # type: ignore[no-untyped-def]

@@ -261,6 +261,8 @@ def test_cli_run_and_exports(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "item_id,feed,file,row_no,candidates"
     assert out[1].split(",")[1:] == ["clinic", "ISHIKAI_202603.csv", "2", "0000000001"]
+    (feed_root / "outbox" / "otherward").mkdir()  # the feed's folder, empty: nothing to do, exit 0
     assert cli.main(["--database-url", db_url, "run", "otherward", "--source", residents]) == 0
+    assert capsys.readouterr().out == ""
     exports = rows(db_url, "SELECT table_name FROM audit_log WHERE action = 'export'")
     assert ("doses",) in exports and ("review",) in exports

@@ -33,11 +33,13 @@ TABLES = ("persons", "person_history", "my_number", "quarantine")
 def snapshot(db_url: str, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple]]:
     """Registry contents without the columns a clock fills."""
     out = {}
+    if "my_number" in tables:  # the vault, decrypted (privacy.md P1), as the vault login; its own
+        # transaction, not nested in the one below (on SQLite both are the same file's write lock)
+        with db.transaction(vault_url(db_url)) as vconn:
+            out["my_number"] = sorted(vault.read_all(vconn).items())
     with db.transaction(db_url) as conn:
         for t in tables:
-            if t == "my_number":  # the vault, decrypted (privacy.md P1), as the vault login
-                with db.transaction(vault_url(db_url)) as vconn:
-                    out[t] = sorted(vault.read_all(vconn).items())
+            if t == "my_number":
                 continue
             cols = [
                 c
